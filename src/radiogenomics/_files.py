@@ -1,0 +1,114 @@
+"""Atomic writes, checksums and a checksum cache keyed by file size and modification time."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "HashCache",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "file_md5",
+    "json_dumps",
+    "tree_files",
+]
+
+
+def file_md5(path: str | Path) -> str:
+    """MD5 of a file's bytes (the checksum GDC manifests use)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "md5").hexdigest()
+
+
+def json_dumps(obj: Any) -> str:
+    """Deterministic, readable JSON (sorted keys, two-space indent, trailing newline)."""
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: Path) -> Iterator[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place.
+
+    A reader never sees a half-written file; if writing fails (a full disk, a kill) the previous
+    file at ``path`` is left as it was.
+    """
+    with _temporary_beside(Path(path)) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def tree_files(root: Path) -> list[Path]:
+    """Every regular file under ``root`` (or ``root`` itself if it is a file), sorted."""
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+class HashCache:
+    """MD5 checksums remembered by (path, size, mtime), so unchanged inputs are not re-read.
+
+    The cache lives in one JSON file (in the run directory); a file whose size or modification
+    time changed is hashed again.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[str, list[Any]] = {}
+        self._dirty = False
+        if path.is_file():
+            try:
+                self._entries = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._entries = {}
+
+    def md5(self, file: Path) -> str:
+        st = file.stat()
+        key = str(file.resolve())
+        entry = self._entries.get(key)
+        if entry and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
+            return str(entry[2])
+        digest = file_md5(file)
+        self._entries[key] = [st.st_size, st.st_mtime_ns, digest]
+        self._dirty = True
+        return digest
+
+    def save(self) -> None:
+        if self._dirty:
+            atomic_write_text(self.path, json.dumps(self._entries, sort_keys=True))
+            self._dirty = False
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a file or folder if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()

@@ -1,0 +1,129 @@
+"""Command line: ``radiogenomics run|status|simulate|report``.
+
+User errors print one clear message and exit with code 2, without a traceback (the traceback is
+written to the log file at debug level). Each stage sub-command takes explicit input and output
+paths so that workflow managers (Snakemake, Nextflow) can call it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from ._logging import add_file_handler, configure_cli_logging, logger
+from .errors import UserError
+
+_SET_HELP = "Override a config field, e.g. --set simulate.seed=7 (repeatable)."
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="radiogenomics")
+@click.option("-v", "--verbose", count=True, help="Show debug messages.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Also write a debug log here.")
+def cli(verbose: int, log_file: str | None) -> None:
+    """CT habitat radiomics for occult lymph-node metastasis in cN0 HNSCC, linked to
+    TCGA-HNSC transcriptomes: one config, one command, one interactive report."""
+    configure_cli_logging(verbose, log_file)
+
+
+@cli.command("run")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (default: the config's run_dir, else runs/<name>).")
+@click.option("--force", multiple=True, metavar="STAGE",
+              help="Rerun this stage and everything downstream of it (repeatable).")
+@click.option("--until", metavar="STAGE", help="Stop after this stage.")
+def run_cmd(config: Path, overrides: tuple[str, ...], run_dir: Path | None,
+            force: tuple[str, ...], until: str | None) -> None:
+    """Run the analysis in CONFIG, skipping stages that are up to date."""
+    from .config import load_config
+    from .pipeline import run
+
+    cfg = load_config(config, overrides)
+    target = run_dir.resolve() if run_dir else cfg.resolved_run_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    add_file_handler(str(target / "radiogenomics.log"))
+    logger.info("analysis %s → %s", cfg.name, target)
+    outcome = run(cfg, run_dir=target, force=force, until=until)
+    ran = [k for k, v in outcome.items() if v == "ran"]
+    click.echo(f"done: {len(ran)} stage(s) ran, {len(outcome) - len(ran)} up to date; "
+               f"run directory {target}")
+    if "report" in outcome:
+        click.echo(f"report: {cfg.resolved_report_path()}")
+
+
+@cli.command("status")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=_SET_HELP)
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path))
+def status_cmd(config: Path, overrides: tuple[str, ...], run_dir: Path | None) -> None:
+    """Print each stage of CONFIG as done, stale or missing."""
+    from .config import load_config
+    from .pipeline import STAGES, stage_states
+
+    cfg = load_config(config, overrides)
+    states = stage_states(cfg, run_dir.resolve() if run_dir else None)
+    width = max(len(s.name) for s in STAGES)
+    for stage in STAGES:
+        click.echo(f"{stage.name:<{width}}  {states[stage.name]:<7}  {stage.description}")
+
+
+@cli.command("simulate")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--scale", type=click.Choice(["tiny", "demo"]), default="demo", show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=2026, show_default=True)
+@click.option("--clinical-layout", type=click.Choice(["2025", "pre2025"]), default="2025",
+              show_default=True, help="GDC portal layout of clinical.tsv and the sample sheet.")
+def simulate_cmd(out: Path, scale: str, seed: int, clinical_layout: str) -> None:
+    """Write a simulated study (CT cohorts, GDC transcriptomes, reference) into OUT."""
+    from .simulate import world
+
+    summary = world(out, scale=scale, seed=seed, clinical_layout=clinical_layout)  # type: ignore[arg-type]
+    click.echo(f"simulated world ({scale}, seed {seed}) in {out}: "
+               f"{summary['n_imaging']} CT patients, {summary['n_rnaseq_files']} RNA-seq files")
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_html", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The HTML file to write.")
+@click.option("--title", default="Radiogenomics report", show_default=True)
+def report_cmd(run_dir: Path, out_html: Path, title: str) -> None:
+    """Build the HTML report of RUN_DIR (reads only the run directory)."""
+    from .report import build_report
+
+    click.echo(str(build_report(run_dir, out_html, title=title)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``radiogenomics`` console script; returns the exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="radiogenomics", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except UserError as exc:
+        logger.debug("user error", exc_info=True)
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    except Exception as exc:  # an internal error: message only, traceback to the log file
+        logger.debug("internal error", exc_info=True)
+        click.echo(f"internal error: {exc.__class__.__name__}: {exc}\n"
+                   "The traceback is in the log file (--log-file, or the run directory's "
+                   "radiogenomics.log); please report it.", err=True)
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""The typed analysis configuration, one section per stage, loaded from ``analyses/*.yaml``.
+
+Every path in a config file is relative to that file. Unknown keys, wrong types and missing
+files are rejected with a message naming the file, the dotted field path and the bad value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from .errors import ConfigError
+
+__all__ = [
+    "AnalysisConfig",
+    "ReportConfig",
+    "SimulateConfig",
+    "apply_overrides",
+    "load_config",
+]
+
+
+def _resolve(path: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    path = Path(path).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    return Path(path).resolve()
+
+
+def _existing_dir(path: Path, info: ValidationInfo) -> Path:
+    path = _resolve(path, info)
+    if not path.is_dir():
+        msg = f"directory does not exist: {path}"
+        raise ValueError(msg)
+    return path
+
+
+def _existing_file(path: Path, info: ValidationInfo) -> Path:
+    path = _resolve(path, info)
+    if not path.is_file():
+        msg = f"file does not exist: {path}"
+        raise ValueError(msg)
+    return path
+
+
+#: A path written relative to the config file (need not exist yet: an output).
+OutputPath = Annotated[Path, AfterValidator(_resolve)]
+#: A file that must exist, relative to the config file.
+InputFile = Annotated[Path, AfterValidator(_existing_file)]
+#: A directory that must exist, relative to the config file.
+InputDir = Annotated[Path, AfterValidator(_existing_dir)]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SimulateConfig(Section):
+    """The embedded simulated world (stage ``simulate``).
+
+    With ``path`` unset the world is simulated into the run directory; with ``path`` set, a world
+    written earlier by ``radiogenomics simulate`` is used as it is.
+    """
+
+    path: InputDir | None = None
+    scale: Literal["tiny", "demo"] = "demo"
+    seed: int = Field(2026, ge=0, le=2**32 - 1)
+    clinical_layout: Literal["2025", "pre2025"] = "2025"
+
+
+class ReportConfig(Section):
+    """The single-file HTML report (stage ``report``)."""
+
+    output: OutputPath | None = None
+    title: str = "Radiogenomics of occult lymph-node metastasis in cN0 HNSCC"
+
+
+class AnalysisConfig(Section):
+    """One analysis: its name, where its run directory is, and one section per stage."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    run_dir: OutputPath | None = None
+    simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+    #: where the config was read from (set by :func:`load_config`, not part of the file)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, value: str) -> str:
+        if value in {".", ".."}:
+            msg = "must be a plain folder name"
+            raise ValueError(msg)
+        return value
+
+    def resolved_run_dir(self) -> Path:
+        """The run directory: ``run_dir`` if set, else ``runs/<name>`` in the working directory."""
+        return self.run_dir if self.run_dir is not None else (Path("runs") / self.name).resolve()
+
+    def resolved_report_path(self) -> Path:
+        """Where the report lands: ``report.output`` if set, else ``<run_dir>/report/index.html``."""
+        if self.report.output is not None:
+            return self.report.output
+        return self.resolved_run_dir() / "report" / "index.html"
+
+
+# --------------------------------------------------------------------------------------------
+# loading, error messages and --set overrides
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at the model that owns location ``loc`` (for 'did you mean')."""
+    current: Any = model
+    for part in loc[:-1]:
+        ann = _section_model(current, str(part))
+        if ann is None:
+            return []
+        current = ann
+    return list(current.model_fields) if isinstance(current, type) else []
+
+
+def _section_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
+    field = model.model_fields.get(name)
+    if field is None:
+        return None
+    for candidate in _flatten(field.annotation):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _flatten(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        out: list[Any] = []
+        for arg in typing.get_args(annotation):
+            out.extend(_flatten(arg))
+        return out
+    return [annotation]
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """Turn a pydantic error into lines naming the file, the dotted field and the bad value."""
+    lines = [f"{source}: the configuration is not valid:"]
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            allowed = [n for n in _field_names(AnalysisConfig, loc) if n != "source"]
+            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            advice = f"did you mean '{hint[0]}'? " if hint else ""
+            lines.append(
+                f"  - field '{dotted}': unknown key (value {_describe(err['input'])}); "
+                f"{advice}allowed here: {', '.join(allowed)}"
+            )
+        elif err["type"] == "missing":
+            lines.append(f"  - field '{dotted}': required but missing")
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  - field '{dotted}': {message} (got {_describe(err['input'])})")
+    return "\n".join(lines)
+
+
+def _leaf_wants_text(model: type[BaseModel], dotted: list[str]) -> bool:
+    """Whether the field at ``dotted`` is typed as text or a path (so '--set' keeps the string)."""
+    current: type[BaseModel] | None = model
+    for part in dotted[:-1]:
+        current = _section_model(current, part) if current is not None else None
+    if current is None or dotted[-1] not in current.model_fields:
+        return False
+    kinds = _flatten(current.model_fields[dotted[-1]].annotation)
+    literal_text = any(
+        typing.get_origin(k) is Literal and all(isinstance(v, str) for v in typing.get_args(k))
+        for k in kinds
+    )
+    return literal_text or any(k in (str, Path) for k in kinds)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` overrides to a raw config mapping.
+
+    The value is read as YAML (``3`` is a number, ``[a, b]`` a list, ``null`` nothing) except
+    for text and path fields, which keep the string as typed. Validation happens afterwards, so
+    an override is checked exactly like the same value written in the file.
+    """
+    out = dict(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            msg = f"--set {item!r}: expected KEY=VALUE with a dotted key such as simulate.seed=7"
+            raise ConfigError(msg)
+        if _leaf_wants_text(AnalysisConfig, parts):
+            value: Any = text
+        else:
+            try:
+                value = yaml.safe_load(text) if text.strip() else None
+            except yaml.YAMLError as exc:
+                msg = f"--set {item!r}: the value is not valid YAML ({exc.__class__.__name__})"
+                raise ConfigError(msg) from exc
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = {}
+            elif not isinstance(child, dict):
+                where = ".".join(parts[: i + 1])
+                msg = f"{source}: --set {item!r}: '{where}' is a value, not a section"
+                raise ConfigError(msg)
+            else:
+                child = dict(child)
+            node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> AnalysisConfig:
+    """Read an analysis config from YAML, apply ``--set`` overrides and validate it.
+
+    Parameters
+    ----------
+    path
+        The YAML file. Paths inside it are relative to its folder.
+    overrides
+        ``dotted.key=value`` strings, applied before validation.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, is not YAML (only plain YAML is accepted: ``yaml.safe_load``),
+        or does not validate; the message names the file, the dotted field and the bad value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: config file not found"
+        raise ConfigError(msg)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        detail = str(exc).replace("\n", " ")
+        msg = f"{path}: not a valid YAML config: {detail}"
+        raise ConfigError(msg) from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        msg = f"{path}: a config must be a mapping of sections, got {type(raw).__name__}"
+        raise ConfigError(msg)
+    raw = apply_overrides(raw, list(overrides), str(path))
+    try:
+        cfg = AnalysisConfig.model_validate(raw, context={"base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from None
+    cfg.source = path.resolve()
+    return cfg

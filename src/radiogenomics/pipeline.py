@@ -1,0 +1,365 @@
+"""The stage graph: which stage reads what, writes what, and when it can be skipped.
+
+Each stage writes into ``<run_dir>/<stage>/``. It runs in a temporary folder beside that one and
+is renamed into place only when complete, together with a ``stage.json`` that records the
+checksums of its inputs, its resolved parameters, package versions and wall time. A stage whose
+recorded inputs and parameters match the current ones is skipped; a run killed at any point
+resumes from the last completed stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+from ._files import HashCache, atomic_write_text, file_md5, json_dumps, remove_tree, tree_files
+from ._logging import logger
+from .config import AnalysisConfig
+from .errors import UserError
+
+__all__ = ["STAGES", "Stage", "StageContext", "run", "stage_states"]
+
+State = Literal["done", "stale", "missing"]
+RECORD = "stage.json"
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage function receives.
+
+    Attributes
+    ----------
+    config
+        The whole analysis config (a stage reads its own sections).
+    out_dir
+        The (temporary) folder the stage writes into; renamed into place when the stage returns.
+    upstream
+        Final folders of the stages this one needs, by stage name.
+    run_dir
+        The run directory.
+    """
+
+    config: AnalysisConfig
+    out_dir: Path
+    upstream: dict[str, Path]
+    run_dir: Path
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the pipeline.
+
+    ``run`` and ``report`` are ``"module:function"`` strings, imported when needed so that the
+    command line starts fast. ``run(ctx: StageContext) -> None`` writes into ``ctx.out_dir``;
+    ``report(stage_dir: Path) -> list[report.Section]`` builds the stage's report sections from
+    its finished folder. ``inputs(config)`` lists files outside the run directory that the stage
+    reads (their checksums decide whether it is up to date); ``sections`` are the config sections
+    that are its parameters; ``outputs`` are files it must produce (relative to its folder);
+    ``external_outputs(config)`` are files it writes outside the run directory.
+    """
+
+    name: str
+    run: str
+    description: str
+    needs: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    report: str | None = None
+    inputs: Callable[[AnalysisConfig], list[Path]] = field(default=lambda cfg: [])
+    external_outputs: Callable[[AnalysisConfig], list[Path]] = field(default=lambda cfg: [])
+    packages: tuple[str, ...] = ("numpy", "pandas")
+
+    def load(self, attr: Literal["run", "report"]) -> Callable[..., Any]:
+        target = getattr(self, attr)
+        module, _, func = target.partition(":")
+        return getattr(importlib.import_module(module), func)  # type: ignore[no-any-return]
+
+
+def _simulate_inputs(cfg: AnalysisConfig) -> list[Path]:
+    return [cfg.simulate.path] if cfg.simulate.path is not None else []
+
+
+def _report_outputs(cfg: AnalysisConfig) -> list[Path]:
+    return [cfg.resolved_report_path()]
+
+
+#: The pipeline, in the order the stages run.
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="simulate",
+        run="radiogenomics.simulate.stage:run",
+        report="radiogenomics.simulate.stage:report_sections",
+        description="the embedded simulated world (imaging cohorts, transcriptomes, reference)",
+        sections=("simulate",),
+        outputs=("world.json",),
+        inputs=_simulate_inputs,
+        packages=("numpy", "pandas", "SimpleITK", "pydicom", "anndata"),
+    ),
+    Stage(
+        name="report",
+        run="radiogenomics.report.stage:run",
+        description="the single-file interactive HTML report",
+        needs=("simulate",),
+        sections=("report",),
+        outputs=("index.html",),
+        external_outputs=_report_outputs,
+        packages=("plotly", "jinja2"),
+    ),
+)
+
+
+def get_stage(name: str, stages: Sequence[Stage] = STAGES) -> Stage:
+    for stage in stages:
+        if stage.name == name:
+            return stage
+    known = ", ".join(s.name for s in stages)
+    msg = f"unknown stage '{name}'; the stages are: {known}"
+    raise UserError(msg)
+
+
+def descendants(names: Sequence[str], stages: Sequence[Stage] = STAGES) -> set[str]:
+    """The named stages and every stage downstream of them."""
+    out = set(names)
+    for stage in stages:  # stages are listed in topological order
+        if any(n in out for n in stage.needs):
+            out.add(stage.name)
+    return out
+
+
+def _check_graph(stages: Sequence[Stage]) -> None:
+    seen: set[str] = set()
+    for stage in stages:
+        missing = [n for n in stage.needs if n not in seen]
+        if missing:
+            msg = f"stage '{stage.name}' needs {missing}, which do not run before it"
+            raise ValueError(msg)
+        seen.add(stage.name)
+
+
+# --------------------------------------------------------------------------------------------
+# fingerprints
+
+
+def _versions(packages: Sequence[str]) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("radiogenomics", *packages):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _params(stage: Stage, cfg: AnalysisConfig) -> dict[str, Any]:
+    dumped = cfg.model_dump(mode="json")
+    return {section: dumped[section] for section in stage.sections}
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json_dumps(obj).encode("utf-8")).hexdigest()
+
+
+def _input_checksums(stage: Stage, cfg: AnalysisConfig, cache: HashCache) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for root in stage.inputs(cfg):
+        for file in tree_files(Path(root)):
+            out[str(file)] = cache.md5(file)
+    return out
+
+
+def read_record(stage_dir: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        return json.loads((stage_dir / RECORD).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def _expected_key(
+    stage: Stage, cfg: AnalysisConfig, run_dir: Path, cache: HashCache
+) -> dict[str, Any] | None:
+    """What a completed record must match for ``stage`` to be skipped (None: upstream missing)."""
+    upstream: dict[str, str] = {}
+    for name in stage.needs:
+        record = read_record(run_dir / name)
+        if record is None:
+            return None
+        upstream[name] = record["fingerprint"]
+    return {
+        "params_sha256": _digest(_params(stage, cfg)),
+        "inputs": _input_checksums(stage, cfg, cache),
+        "upstream": upstream,
+    }
+
+
+def _is_current(record: dict[str, Any] | None, key: dict[str, Any] | None, stage: Stage,
+                cfg: AnalysisConfig, stage_dir: Path) -> bool:
+    if record is None or key is None:
+        return False
+    if any(record.get(k) != v for k, v in key.items()):
+        return False
+    if not all((stage_dir / rel).is_file() for rel in stage.outputs):
+        return False
+    return all(p.is_file() for p in stage.external_outputs(cfg))
+
+
+def stage_states(
+    cfg: AnalysisConfig, run_dir: Path | None = None, stages: Sequence[Stage] = STAGES
+) -> dict[str, State]:
+    """Each stage's state: ``done`` (would be skipped), ``stale`` (ran, but its inputs or
+    parameters changed, or an upstream stage is not done) or ``missing`` (never completed)."""
+    run_dir = Path(run_dir) if run_dir is not None else cfg.resolved_run_dir()
+    cache = HashCache(run_dir / ".cache" / "checksums.json")
+    states: dict[str, State] = {}
+    for stage in stages:
+        record = read_record(run_dir / stage.name)
+        if record is None:
+            states[stage.name] = "missing"
+            continue
+        upstream_ok = all(states.get(n) == "done" for n in stage.needs)
+        key = _expected_key(stage, cfg, run_dir, cache)
+        current = upstream_ok and _is_current(record, key, stage, cfg, run_dir / stage.name)
+        states[stage.name] = "done" if current else "stale"
+    return states
+
+
+# --------------------------------------------------------------------------------------------
+# running
+
+
+def _clean_leftovers(run_dir: Path) -> None:
+    """Remove temporary folders left by a killed run (never a completed stage)."""
+    for leftover in run_dir.glob(".*.tmp-*"):
+        logger.debug("removing leftover %s", leftover)
+        remove_tree(leftover)
+    for leftover in run_dir.glob(".*.old-*"):
+        remove_tree(leftover)
+
+
+def _fingerprint(out_dir: Path) -> tuple[dict[str, str], str]:
+    files = {
+        str(p.relative_to(out_dir)): file_md5(p)
+        for p in tree_files(out_dir)
+        if p.name != RECORD
+    }
+    return files, _digest(files)
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    old = final.parent / f".{final.name}.old-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    remove_tree(old)
+
+
+def run_stage(stage: Stage, cfg: AnalysisConfig, run_dir: Path, cache: HashCache) -> dict[str, Any]:
+    """Run one stage into a temporary folder and rename it into place; return its record."""
+    key = _expected_key(stage, cfg, run_dir, cache)
+    if key is None:
+        msg = f"stage '{stage.name}' needs {list(stage.needs)} to be completed first"
+        raise UserError(msg)
+    tmp = run_dir / f".{stage.name}.tmp-{os.getpid()}"
+    remove_tree(tmp)
+    tmp.mkdir(parents=True)
+    ctx = StageContext(
+        config=cfg,
+        out_dir=tmp,
+        upstream={n: run_dir / n for n in stage.needs},
+        run_dir=run_dir,
+    )
+    logger.info("stage %s: running (%s)", stage.name, stage.description)
+    start = time.perf_counter()
+    try:
+        stage.load("run")(ctx)
+        missing = [rel for rel in stage.outputs if not (tmp / rel).is_file()]
+        if missing:
+            msg = f"stage '{stage.name}' finished without writing {missing}"
+            raise RuntimeError(msg)
+        outputs, fingerprint = _fingerprint(tmp)
+        wall = time.perf_counter() - start
+        record = {
+            "stage": stage.name,
+            **key,
+            "params": _params(stage, cfg),
+            "outputs": outputs,
+            "fingerprint": fingerprint,
+            "versions": _versions(stage.packages),
+            "wall_time_s": round(wall, 3),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        atomic_write_text(tmp / RECORD, json_dumps(record))
+        _swap_into_place(tmp, run_dir / stage.name)
+    except BaseException:
+        remove_tree(tmp)
+        raise
+    logger.info("stage %s: done in %.1f s", stage.name, wall)
+    return record
+
+
+def run(
+    cfg: AnalysisConfig,
+    *,
+    run_dir: Path | None = None,
+    force: Sequence[str] = (),
+    until: str | None = None,
+    stages: Sequence[Stage] = STAGES,
+) -> dict[str, str]:
+    """Run the pipeline, skipping every stage whose inputs and parameters are unchanged.
+
+    Parameters
+    ----------
+    cfg
+        The analysis config.
+    run_dir
+        Overrides the config's run directory.
+    force
+        Stages to rerun even when up to date; everything downstream of them reruns too.
+    until
+        Stop after this stage.
+    stages
+        The stage graph (the suite's :data:`STAGES` by default).
+
+    Returns
+    -------
+    dict
+        Stage name → ``"ran"`` or ``"skipped"``.
+    """
+    _check_graph(stages)
+    for name in force:
+        get_stage(name, stages)
+    if until is not None:
+        get_stage(until, stages)
+    run_dir = Path(run_dir) if run_dir is not None else cfg.resolved_run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _clean_leftovers(run_dir)
+    cache = HashCache(run_dir / ".cache" / "checksums.json")
+    forced = descendants(list(force), stages)
+    outcome: dict[str, str] = {}
+    try:
+        for stage in stages:
+            stage_dir = run_dir / stage.name
+            if stage.name not in forced:
+                key = _expected_key(stage, cfg, run_dir, cache)
+                if _is_current(read_record(stage_dir), key, stage, cfg, stage_dir):
+                    logger.info("stage %s: up to date, skipped", stage.name)
+                    outcome[stage.name] = "skipped"
+                    if stage.name == until:
+                        break
+                    continue
+            run_stage(stage, cfg, run_dir, cache)
+            outcome[stage.name] = "ran"
+            if stage.name == until:
+                break
+    finally:
+        cache.save()
+    return outcome
