@@ -6,13 +6,15 @@ both sides of a test. UIDs are derived from the seed and patient, so files are r
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -20,8 +22,9 @@ STUDY_DATE = "20240115"
 
 
 def uid(*parts: object) -> str:
-    """A deterministic UID (2.25 form) from the given parts."""
-    return str(generate_uid(prefix=None, entropy_srcs=[str(p) for p in parts]))
+    """A deterministic UID in the UUID-derived ``2.25.`` form (DICOM PS3.5 B.2) from ``parts``."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+    return f"2.25.{uuid.UUID(bytes=digest[:16], version=4).int}"
 
 
 def _file_meta(sop_class: str, sop_instance: str) -> FileMetaDataset:
