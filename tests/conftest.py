@@ -43,12 +43,14 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
-TINY_CONFIG = """\
+TINY_CONFIG = f"""\
 name: tiny
 run_dir: runs/tiny
 simulate:
   scale: tiny
   seed: 7
+extract:
+  params: {REPO / "analyses" / "params" / "ct_fast.yaml"}
 report:
   output: reports/tiny/index.html
   title: tiny test report

@@ -27,6 +27,7 @@ from .errors import ConfigError
 
 __all__ = [
     "AnalysisConfig",
+    "ExtractConfig",
     "ReportConfig",
     "SimulateConfig",
     "apply_overrides",
@@ -85,6 +86,27 @@ class SimulateConfig(Section):
     clinical_layout: Literal["2025", "pre2025"] = "2025"
 
 
+class ExtractConfig(Section):
+    """CT ingest, per-case QC and pyradiomics extraction (stage ``extract``).
+
+    ``cases`` is a case table (``patient_id``, ``image``, ``mask`` with paths relative to the
+    table, cohort, centre, outcome and clinical columns); by default the simulated world's.
+    ``params`` is a pyradiomics parameter file; by default the suite's CT parameters
+    (``analyses/params/ct.yaml``).
+    """
+
+    cases: InputFile | None = None
+    params: InputFile | None = None
+    n_jobs: int | None = Field(None, ge=1)
+    executor: Literal["process", "dask", "serial"] = "process"
+    scheduler_address: str | None = None
+    max_failure_fraction: float = Field(0.1, ge=0.0, le=1.0)
+    min_roi_voxels: int = Field(64, ge=1)
+    geometry_tolerance_mm: float = Field(2.0, ge=0.0)
+    mask_label: int = Field(1, ge=1)
+    allow_slice_resample: bool = False
+
+
 class ReportConfig(Section):
     """The single-file HTML report (stage ``report``)."""
 
@@ -99,6 +121,7 @@ class AnalysisConfig(Section):
     description: str = ""
     run_dir: OutputPath | None = None
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+    extract: ExtractConfig = Field(default_factory=ExtractConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     #: where the config was read from (set by :func:`load_config`, not part of the file)

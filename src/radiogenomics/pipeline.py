@@ -87,6 +87,12 @@ def _simulate_inputs(cfg: AnalysisConfig) -> list[Path]:
     return [cfg.simulate.path] if cfg.simulate.path is not None else []
 
 
+def _extract_inputs(cfg: AnalysisConfig) -> list[Path]:
+    from .imaging.stage import external_inputs
+
+    return external_inputs(cfg)
+
+
 def _report_outputs(cfg: AnalysisConfig) -> list[Path]:
     return [cfg.resolved_report_path()]
 
@@ -104,10 +110,21 @@ STAGES: tuple[Stage, ...] = (
         packages=("numpy", "pandas", "SimpleITK", "pydicom", "anndata"),
     ),
     Stage(
+        name="extract",
+        run="radiogenomics.imaging.stage:run",
+        report="radiogenomics.imaging.stage:report_sections",
+        description="CT/mask ingest, per-case QC and pyradiomics features",
+        needs=("simulate",),
+        sections=("extract",),
+        outputs=("radiomics.h5ad", "qc.tsv", "failures.tsv"),
+        inputs=_extract_inputs,
+        packages=("numpy", "pandas", "SimpleITK", "pydicom", "pyradiomics-bhklab", "anndata"),
+    ),
+    Stage(
         name="report",
         run="radiogenomics.report.stage:run",
         description="the single-file interactive HTML report",
-        needs=("simulate",),
+        needs=("simulate", "extract"),
         sections=("report",),
         outputs=("index.html",),
         external_outputs=_report_outputs,

@@ -1,0 +1,115 @@
+"""Stage ``extract``: the case table's CT and masks through QC and pyradiomics into
+``radiomics.h5ad``, with ``qc.tsv`` and ``failures.tsv``; and its report section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .._files import atomic_write_text
+from ..config import AnalysisConfig
+from ..errors import UserError
+from ..pipeline import StageContext
+from ..report.model import FigureBlock, Section, TableBlock, TextBlock
+from .extract import DEFAULT_PARAMS, extract_features
+from .qc import QCSettings
+
+
+def read_cases(path: Path) -> pd.DataFrame:
+    """A case table with ``image`` and ``mask`` resolved against the table's folder."""
+    try:
+        cases = pd.read_csv(path, sep="\t", dtype={"patient_id": str})
+    except (OSError, ValueError) as exc:
+        msg = f"{path}: cannot read the case table ({exc})"
+        raise UserError(msg) from exc
+    missing = [c for c in ("patient_id", "image", "mask") if c not in cases.columns]
+    if missing:
+        msg = f"{path}: missing column(s) {missing}; a case table needs patient_id, image, mask"
+        raise UserError(msg)
+    for col in ("image", "mask"):
+        empty = cases["patient_id"][cases[col].isna()].tolist()
+        if empty:
+            msg = f"{path}: column '{col}' is empty for patient(s) {empty[:5]}"
+            raise UserError(msg)
+        cases[col] = [str((path.parent / p).resolve()) for p in cases[col]]
+    return cases
+
+
+def external_inputs(cfg: AnalysisConfig) -> list[Path]:
+    """Files outside the run directory the stage reads: the case table, every image and mask
+    it lists, and the parameter file."""
+    out = [cfg.extract.params or DEFAULT_PARAMS]
+    if cfg.extract.cases is not None:
+        out.append(cfg.extract.cases)
+        try:
+            cases = read_cases(cfg.extract.cases)
+        except UserError:
+            return out
+        out += [Path(p) for p in (*cases["image"], *cases["mask"]) if Path(p).exists()]
+    return out
+
+
+def run(ctx: StageContext) -> None:
+    """Extract every case; write ``radiomics.h5ad``, ``qc.tsv`` and ``failures.tsv``."""
+    from ..simulate.stage import world_dir
+
+    cfg = ctx.config.extract
+    table = cfg.cases if cfg.cases is not None else world_dir(ctx.upstream["simulate"]) / "imaging" / "cases.tsv"
+    cases = read_cases(table)
+    adata = extract_features(
+        cases,
+        cfg.params,
+        n_jobs=cfg.n_jobs,
+        executor=cfg.executor,
+        scheduler_address=cfg.scheduler_address,
+        cache_dir=ctx.run_dir / ".cache" / "extract",
+        qc=QCSettings(geometry_tolerance_mm=cfg.geometry_tolerance_mm,
+                      min_roi_voxels=cfg.min_roi_voxels),
+        mask_label=cfg.mask_label,
+        allow_resample=cfg.allow_slice_resample,
+        max_failure_fraction=cfg.max_failure_fraction,
+    )
+    adata.uns["extract"]["params"]["cases"] = table.name
+    adata.write_h5ad(ctx.out_dir / "radiomics.h5ad")
+    atomic_write_text(ctx.out_dir / "qc.tsv", adata.uns["qc"].to_csv(sep="\t", index=False))
+    atomic_write_text(ctx.out_dir / "failures.tsv",
+                      adata.uns["failures"].to_csv(sep="\t", index=False))
+
+
+def report_sections(stage_dir: Path) -> list[Section]:
+    """Imaging QC and feature overview."""
+    import anndata as ad
+
+    from ..report.figures import box_by_group
+
+    adata = ad.read_h5ad(stage_dir / "radiomics.h5ad")
+    qc = pd.read_csv(stage_dir / "qc.tsv", sep="\t", dtype={"patient_id": str})
+    failures = pd.read_csv(stage_dir / "failures.tsv", sep="\t", dtype={"patient_id": str})
+    obs = adata.obs.copy()
+    qc_cols = ["patient_id", "status", "roi_voxels", "roi_volume_ml", "roi_mean_hu",
+               "grid_offset_mm", "mask_resampled", "image_spacing_mm", "reason"]
+    merged = qc.merge(obs[["patient_id", "cohort", "center"]] if "cohort" in obs else obs[["patient_id"]],
+                      on="patient_id", how="left")
+    classes = adata.var.groupby(["image_type", "feature_class"]).size().rename("n").reset_index()
+    n_types = adata.var["image_type"].nunique()
+    blocks = [
+        TextBlock(
+            f"{adata.n_obs} cases extracted, {len(failures)} failed; {adata.n_vars} features "
+            f"from {n_types} image types ({', '.join(sorted(adata.var['feature_class'].unique()))})."
+        ),
+        TableBlock(qc[[c for c in qc_cols if c in qc.columns]], name="imaging_qc",
+                   caption="Per-case QC: geometry, ROI size, intensities; resampled masks are flagged."),
+    ]
+    if len(failures):
+        blocks.append(TableBlock(failures, name="extraction_failures",
+                                 caption="Cases that could not be extracted, with the reason."))
+    if "center" in merged.columns:
+        blocks.append(FigureBlock(
+            box_by_group(merged[merged["status"] == "pass"], value="roi_volume_ml", group="center",
+                         hover="patient_id", title="Tumour (ROI) volume by centre",
+                         value_label="ROI volume (ml)"),
+            data=merged[["patient_id", "center", "roi_volume_ml", "roi_mean_hu"]],
+            name="roi_volume", caption="ROI volumes after QC, per centre."))
+    blocks.append(TableBlock(classes, name="feature_classes", caption="Features per image type and class."))
+    return [Section(id="imaging", title="Imaging: QC and radiomics features", blocks=blocks)]
