@@ -66,8 +66,11 @@ def _extractor(params: str, single_thread: bool):  # noqa: ANN202
         from radiomics import featureextractor
 
         logging.getLogger("radiomics").setLevel(logging.ERROR)
-        if single_thread:
+        if single_thread:  # one case per core: no nested threads in SimpleITK or BLAS
             sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(1)
         _EXTRACTOR[params] = featureextractor.RadiomicsFeatureExtractor(params)
     return _EXTRACTOR[params]
 
