@@ -84,8 +84,9 @@ def report_sections(stage_dir: Path) -> list[Section]:
     from ..report.figures import box_by_group
 
     adata = ad.read_h5ad(stage_dir / "radiomics.h5ad")
-    qc = pd.read_csv(stage_dir / "qc.tsv", sep="\t", dtype={"patient_id": str})
-    failures = pd.read_csv(stage_dir / "failures.tsv", sep="\t", dtype={"patient_id": str})
+    qc = pd.read_csv(stage_dir / "qc.tsv", sep="\t", dtype={"patient_id": str, "reason": str},
+                     keep_default_na=False, na_values={"roi_mean_hu": ["", "nan"]})
+    failures = pd.read_csv(stage_dir / "failures.tsv", sep="\t", dtype=str, keep_default_na=False)
     obs = adata.obs.copy()
     qc_cols = ["patient_id", "status", "roi_voxels", "roi_volume_ml", "roi_mean_hu",
                "grid_offset_mm", "mask_resampled", "image_spacing_mm", "reason"]

@@ -172,6 +172,8 @@ def build_report(run_dir: str | Path, out_html: str | Path, *, title: str | None
     records: dict[str, dict[str, Any]] = {}
     sections: list[Section] = []
     for stage in STAGES:
+        if stage.name == "report":  # its own record (if any) is the previous report's
+            continue
         record = read_record(run_dir / stage.name)
         if record is None:
             continue
