@@ -13,7 +13,7 @@ from radiogenomics import __version__
 def test_help_lists_subcommands() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("run", "status", "simulate", "report"):
+    for command in ("run", "status", "simulate", "extract", "report"):
         assert f"  {command} " in result.stdout
 
 
@@ -57,3 +57,25 @@ def test_user_error_traceback_goes_to_the_log_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "'simulate'" in result.stderr and "Traceback" not in result.stderr
     assert "Traceback" in log.read_text()
+
+
+def test_extract_subcommand_writes_outputs_and_lists_failures(tmp_path: Path) -> None:
+    from imaging_fixtures import phantom, write_nrrd
+
+    image, mask = phantom()
+    write_nrrd(tmp_path / "img.nrrd", image)
+    write_nrrd(tmp_path / "mask.nrrd", mask)
+    (tmp_path / "cases.tsv").write_text(
+        "patient_id\timage\tmask\ncohort\nP1\timg.nrrd\tmask.nrrd\nP2\tabsent.nrrd\tmask.nrrd\n"
+        .replace("\ncohort", ""), encoding="utf-8")
+    params = Path(__file__).resolve().parents[1] / "analyses" / "params" / "ct_fast.yaml"
+    result = run_cli("extract", str(tmp_path / "cases.tsv"), "--out", str(tmp_path / "out"),
+                     "--params", str(params), "--executor", "serial", "--max-failure-fraction", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert "1 cases x 107 features" in result.stdout
+    failures = (tmp_path / "out" / "failures.tsv").read_text()
+    assert "P2" in failures and "absent.nrrd: image not found" in failures
+    strict = run_cli("extract", str(tmp_path / "cases.tsv"), "--out", str(tmp_path / "out2"),
+                     "--params", str(params), "--executor", "serial")
+    assert strict.returncode == 2 and "more than max_failure_fraction" in strict.stderr
+    assert not (tmp_path / "out2" / "radiomics.h5ad").exists()

@@ -275,3 +275,15 @@ def test_extract_stage_outputs_carry_no_phi(tiny_run: Path, tiny_world: Path) ->
         for needle in needles:
             assert needle.encode() not in data, (path.name, needle)
     assert PHI["PatientName"]  # the phantom's PHI is the fixture's, checked in other tests
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".mha"])
+def test_nifti_and_mha_read_like_nrrd(ph: dict, tmp_path: Path, suffix: str) -> None:
+    reference = sitk.ReadImage(str(ph["nrrd"]))
+    path = tmp_path / f"image{suffix}"
+    sitk.WriteImage(reference, str(path))
+    image = read_image(path)
+    assert np.array_equal(sitk.GetArrayFromImage(image), ph["image"])
+    assert np.allclose(image.GetOrigin(), reference.GetOrigin(), atol=1e-4)
+    with pytest.raises(InputFileError, match="unsupported image file"):
+        read_image(ph["root"] / "rtstruct.dcm")

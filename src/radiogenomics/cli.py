@@ -87,6 +87,34 @@ def simulate_cmd(out: Path, scale: str, seed: int, clinical_layout: str) -> None
                f"{summary['n_imaging']} CT patients, {summary['n_rnaseq_files']} RNA-seq files")
 
 
+@cli.command("extract")
+@click.argument("cases", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for radiomics.h5ad, qc.tsv and failures.tsv.")
+@click.option("--params", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="pyradiomics parameter file (default: the suite's CT parameters).")
+@click.option("--n-jobs", type=click.IntRange(1), help="Worker processes (default: all cores).")
+@click.option("--executor", type=click.Choice(["process", "dask", "serial"]), default="process",
+              show_default=True)
+@click.option("--scheduler-address", help="An existing Dask scheduler (with --executor dask).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Per-case cache: reruns extract only new or changed cases.")
+@click.option("--max-failure-fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+def extract_cmd(cases: Path, out_dir: Path, params: Path | None, n_jobs: int | None,
+                executor: str, scheduler_address: str | None, cache_dir: Path | None,
+                max_failure_fraction: float) -> None:
+    """Extract radiomics features for the cases in CASES (a cases.tsv: patient_id, image, mask)."""
+    from .imaging import extract_features
+    from .imaging.stage import read_cases, write_outputs
+
+    adata = extract_features(read_cases(cases), params, n_jobs=n_jobs, executor=executor,  # type: ignore[arg-type]
+                             scheduler_address=scheduler_address, cache_dir=cache_dir,
+                             max_failure_fraction=max_failure_fraction)
+    write_outputs(adata, out_dir)
+    click.echo(f"{adata.n_obs} cases x {adata.n_vars} features → {out_dir / 'radiomics.h5ad'}; "
+               f"{len(adata.uns['failures'])} failed (failures.tsv)")
+
+
 @cli.command("report")
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out_html", type=click.Path(dir_okay=False, path_type=Path), required=True,

@@ -277,7 +277,7 @@ def extract_features(
     obs = cases.set_index(cases["patient_id"].astype(str))[keep].loc[[r["patient_id"] for r in ok]]
     obs.index.name = None
     obs = obs.astype({c: str for c in obs.columns if obs[c].dtype == object})
-    qc_table = pd.DataFrame([r["qc"] for r in results])
+    qc_table = _tidy(pd.DataFrame([r["qc"] for r in results]))
     failures = pd.DataFrame([{"patient_id": r["patient_id"], "reason": r["reason"]} for r in failed],
                             columns=["patient_id", "reason"])
     adata = ad.AnnData(X=X, obs=obs, var=feature_table(names))
@@ -289,6 +289,15 @@ def extract_features(
                    "mask_label": mask_label, "allow_resample": allow_resample},
     }
     return adata
+
+
+def _tidy(table: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as plain strings (missing → ""), so the table serialises to h5ad and TSV."""
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return out
 
 
 def _check_params(path: Path) -> None:

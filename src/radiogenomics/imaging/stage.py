@@ -71,9 +71,17 @@ def run(ctx: StageContext) -> None:
         max_failure_fraction=cfg.max_failure_fraction,
     )
     adata.uns["extract"]["params"]["cases"] = table.name
-    adata.write_h5ad(ctx.out_dir / "radiomics.h5ad")
-    atomic_write_text(ctx.out_dir / "qc.tsv", adata.uns["qc"].to_csv(sep="\t", index=False))
-    atomic_write_text(ctx.out_dir / "failures.tsv",
+    write_outputs(adata, ctx.out_dir)
+
+
+def write_outputs(adata, out_dir: Path) -> None:  # noqa: ANN001 - AnnData
+    """``radiomics.h5ad``, ``qc.tsv`` and ``failures.tsv``, each written atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".radiomics.h5ad.tmp"
+    adata.write_h5ad(tmp)
+    tmp.replace(out_dir / "radiomics.h5ad")
+    atomic_write_text(out_dir / "qc.tsv", adata.uns["qc"].to_csv(sep="\t", index=False))
+    atomic_write_text(out_dir / "failures.tsv",
                       adata.uns["failures"].to_csv(sep="\t", index=False))
 
 
