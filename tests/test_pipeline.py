@@ -168,10 +168,10 @@ def test_sigkill_mid_stage_then_resume_is_byte_identical(tmp_path: Path, tiny_ru
 def test_cli_run_twice_skips_and_status_reports_done(tiny_run: Path) -> None:
     result = run_cli("run", "tiny.yaml", cwd=tiny_run)
     assert result.returncode == 0, result.stderr
-    assert "0 stage(s) ran, 3 up to date" in result.stdout
+    assert "0 stage(s) ran, 4 up to date" in result.stdout
     status = run_cli("status", "tiny.yaml", cwd=tiny_run)
     lines = dict(line.split()[:2] for line in status.stdout.splitlines())
-    assert lines == {"simulate": "done", "extract": "done", "report": "done"}
+    assert lines == {"simulate": "done", "extract": "done", "habitats": "done", "report": "done"}
     changed = run_cli("status", "tiny.yaml", "--set", "report.title=changed", cwd=tiny_run)
     lines = dict(line.split()[:2] for line in changed.stdout.splitlines())
-    assert lines == {"simulate": "done", "extract": "done", "report": "stale"}
+    assert lines == {"simulate": "done", "extract": "done", "habitats": "done", "report": "stale"}

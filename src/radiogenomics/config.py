@@ -28,6 +28,7 @@ from .errors import ConfigError
 __all__ = [
     "AnalysisConfig",
     "ExtractConfig",
+    "HabitatsConfig",
     "ReportConfig",
     "SimulateConfig",
     "apply_overrides",
@@ -107,6 +108,39 @@ class ExtractConfig(Section):
     allow_slice_resample: bool = False
 
 
+class HabitatsConfig(Section):
+    """Habitat radiomics (stage ``habitats``): supervoxels per tumour, then K population
+    habitats fitted on the training cohort only and applied unchanged to the others."""
+
+    train_cohort: str = "train"
+    k: int | None = Field(None, ge=2, le=10)
+    k_range: tuple[int, int] = (2, 6)
+    criterion: Literal["calinski_harabasz", "silhouette", "bic"] = "calinski_harabasz"
+    supervoxels: int = Field(50, ge=2)
+    window: int = Field(3, ge=3)
+    spatial_weight: float = Field(0.5, ge=0.0)
+    bootstrap: int = Field(20, ge=0)
+    params: InputFile | None = None
+    n_jobs: int | None = Field(None, ge=1)
+    seed: int = Field(0, ge=0)
+
+    @field_validator("k_range")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 2 <= value[0] <= value[1] <= 10:
+            msg = "must be [low, high] with 2 <= low <= high <= 10"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("window")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            msg = "must be odd (a cube centred on the voxel)"
+            raise ValueError(msg)
+        return value
+
+
 class ReportConfig(Section):
     """The single-file HTML report (stage ``report``)."""
 
@@ -122,6 +156,7 @@ class AnalysisConfig(Section):
     run_dir: OutputPath | None = None
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
+    habitats: HabitatsConfig = Field(default_factory=HabitatsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     #: where the config was read from (set by :func:`load_config`, not part of the file)

@@ -132,14 +132,20 @@ def _cached_case(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _run_jobs(jobs: list[dict[str, Any]], n_jobs: int, executor: Executor,
-              scheduler_address: str | None) -> Iterator[dict[str, Any]]:
+def run_jobs(func: Callable[[dict[str, Any]], dict[str, Any]], jobs: list[dict[str, Any]],
+             n_jobs: int, executor: Executor,
+             scheduler_address: str | None = None) -> Iterator[dict[str, Any]]:
+    """Apply ``func`` to every job, in input order, serially, on a process pool or on Dask.
+
+    ``func`` must be a module-level function (it is pickled to the workers). Results come back
+    in submission order, so tables are identical whatever the executor and schedule.
+    """
     if executor == "serial" or n_jobs == 1 or len(jobs) <= 1:
-        yield from (_cached_case(j) for j in jobs)
+        yield from (func(j) for j in jobs)
         return
     if executor == "process":
         with ProcessPoolExecutor(n_jobs) as pool:
-            yield from pool.map(_cached_case, jobs, chunksize=1)
+            yield from pool.map(func, jobs, chunksize=1)
         return
     try:
         from dask.distributed import Client, LocalCluster
@@ -154,8 +160,7 @@ def _run_jobs(jobs: list[dict[str, Any]], n_jobs: int, executor: Executor,
                                dashboard_address=None, host="127.0.0.1")
         client = Client(cluster)
     try:
-        futures = client.map(_cached_case, jobs, pure=False)
-        for future in futures:  # in submission order: identical tables whatever the schedule
+        for future in client.map(func, jobs, pure=False):
             yield future.result()
     finally:
         client.close()
@@ -250,7 +255,7 @@ def extract_features(
         for _, row in cases.iterrows()
     ]
     results: list[dict[str, Any]] = []
-    for result in progress(_run_jobs(jobs, n_jobs, executor, scheduler_address),
+    for result in progress(run_jobs(_cached_case, jobs, n_jobs, executor, scheduler_address),
                            description="extracting radiomics", total=len(jobs)):
         if result["status"] != "ok":
             logger.warning("%s", result["reason"])

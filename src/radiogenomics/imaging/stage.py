@@ -16,8 +16,9 @@ from .extract import DEFAULT_PARAMS, extract_features
 from .qc import QCSettings
 
 
-def read_cases(path: Path) -> pd.DataFrame:
+def read_cases(path: str | Path) -> pd.DataFrame:
     """A case table with ``image`` and ``mask`` resolved against the table's folder."""
+    path = Path(path)
     try:
         cases = pd.read_csv(path, sep="\t", dtype={"patient_id": str})
     except (OSError, ValueError) as exc:
@@ -50,12 +51,24 @@ def external_inputs(cfg: AnalysisConfig) -> list[Path]:
     return out
 
 
-def run(ctx: StageContext) -> None:
-    """Extract every case; write ``radiomics.h5ad``, ``qc.tsv`` and ``failures.tsv``."""
+def cases_path(ctx: StageContext) -> Path:
+    """The case table of the analysis: ``extract.cases``, else the simulated world's."""
     from ..simulate.stage import world_dir
 
+    if ctx.config.extract.cases is not None:
+        return ctx.config.extract.cases
+    return world_dir(ctx.run_dir / "simulate") / "imaging" / "cases.tsv"
+
+
+def cases_table(ctx: StageContext) -> pd.DataFrame:
+    """The case table with image and mask paths resolved."""
+    return read_cases(cases_path(ctx))
+
+
+def run(ctx: StageContext) -> None:
+    """Extract every case; write ``radiomics.h5ad``, ``qc.tsv`` and ``failures.tsv``."""
     cfg = ctx.config.extract
-    table = cfg.cases if cfg.cases is not None else world_dir(ctx.upstream["simulate"]) / "imaging" / "cases.tsv"
+    table = cases_path(ctx)
     cases = read_cases(table)
     adata = extract_features(
         cases,
@@ -100,7 +113,7 @@ def report_sections(stage_dir: Path) -> list[Section]:
                "grid_offset_mm", "mask_resampled", "image_spacing_mm", "reason"]
     merged = qc.merge(obs[["patient_id", "cohort", "center"]] if "cohort" in obs else obs[["patient_id"]],
                       on="patient_id", how="left")
-    classes = adata.var.groupby(["image_type", "feature_class"]).size().rename("n").reset_index()
+    classes = adata.var.groupby(["image_type", "feature_class"], observed=True).size().rename("n").reset_index()
     n_types = adata.var["image_type"].nunique()
     blocks = [
         TextBlock(

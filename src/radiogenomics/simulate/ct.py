@@ -16,7 +16,7 @@ from ._scales import VOLUME_SHAPE, Scanner
 
 HABITATS = {1: "enhancing", 2: "necrotic", 3: "rim"}
 #: mean HU and texture SD of each habitat before scanner effects
-HABITAT_HU = {1: (98.0, 10.0), 2: (22.0, 7.0), 3: (62.0, 16.0)}
+HABITAT_HU = {1: (105.0, 8.0), 2: (20.0, 6.0), 3: (62.0, 18.0)}
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def render_case(
     for label, (mean, sd) in HABITAT_HU.items():
         region = hab == label
         scale = sd * tumour.heterogeneity * (1.6 if label == 3 else 1.0)
-        patch[region] = mean + scale * (0.7 * texture[region] + 0.5 * coarse[region])
+        patch[region] = mean + scale * (0.9 * texture[region] + 0.3 * coarse[region])
     mask = np.zeros(shape, dtype=bool)
     mask[box] = tmask
     habitats = np.zeros(shape, dtype=np.uint8)
@@ -152,7 +152,7 @@ def render_case(
     # scanner: reconstruction blur, noise, HU offset
     blur = scanner.blur_sigma_mm
     image = ndimage.gaussian_filter(image, (0.5 * blur / sz, blur / sy, blur / sx))
-    noise = ndimage.gaussian_filter(rng.normal(size=shape), 0.5)
-    image = image + scanner.hu_offset + scanner.noise_sd * noise / 0.28
+    noise = ndimage.gaussian_filter(rng.normal(size=shape), 0.5)  # slightly correlated noise
+    image = image + scanner.hu_offset + scanner.noise_sd * noise / noise.std()
     image = np.clip(np.round(image), -1024, 3071).astype(np.int16)
     return image, mask.astype(np.uint8), habitats, tumour

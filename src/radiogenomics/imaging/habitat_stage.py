@@ -1,0 +1,296 @@
+"""Stage ``habitats``: supervoxels per patient, population habitats fitted on the training
+cohort, habitat maps, fractions, spatial measures and per-habitat features added to the
+radiomics AnnData; and its report section."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+
+from .._files import atomic_write_text, json_dumps
+from .._logging import logger, progress
+from ..errors import UserError
+from ..pipeline import StageContext
+from .extract import feature_table, run_jobs
+from .habitats import HabitatModel, bootstrap_ari, spatial_measures, supervoxels, voxel_features
+from .qc import QCSettings, check_case
+
+HABITAT_PARAMS = Path(__file__).parent / "params" / "habitat.yaml"
+
+
+def _load_case(job: dict[str, Any]) -> tuple[sitk.Image, np.ndarray, np.ndarray]:
+    from ..io import read_image, read_mask
+
+    image = read_image(job["image"], allow_resample=job["allow_resample"])
+    mask = read_mask(job["mask"], image, label=job["label"], roi=job["roi"])
+    mask, _ = check_case(job["patient_id"], image, mask, QCSettings(**job["qc"]))
+    return image, sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(mask) > 0
+
+
+def patient_supervoxels(job: dict[str, Any]) -> dict[str, Any]:
+    """Phase 1 (per patient): voxel features and supervoxels."""
+    image, arr, mask = _load_case(job)
+    feats = voxel_features(arr, mask, window=job["window"])
+    spacing = np.array(image.GetSpacing())[::-1]  # numpy order z, y, x
+    coords = np.argwhere(mask) * spacing
+    labels, descriptors = supervoxels(feats, coords, n_supervoxels=job["n_supervoxels"],
+                                      spatial_weight=job["spatial_weight"], seed=job["seed"])
+    return {"patient_id": job["patient_id"], "labels": labels.astype(np.int32),
+            "descriptors": descriptors}
+
+
+def patient_habitats(job: dict[str, Any]) -> dict[str, Any]:
+    """Phase 2 (per patient): apply the fitted model, write the map, measure the habitats."""
+    import logging as _logging
+
+    from radiomics import featureextractor
+
+    _logging.getLogger("radiomics").setLevel(_logging.ERROR)
+    image, arr, mask = _load_case(job)
+    model = HabitatModel.load(Path(job["model"]))
+    voxel_habitat = model.predict(job["descriptors"])[job["labels"]]
+    hmap = np.zeros(arr.shape, dtype=np.uint8)
+    hmap[mask] = voxel_habitat
+    himg = sitk.GetImageFromArray(hmap)
+    himg.CopyInformation(image)
+    out = Path(job["maps"]) / f"{job['patient_id']}.nrrd"
+    sitk.WriteImage(himg, str(out), useCompression=True)
+    row: dict[str, Any] = {"patient_id": job["patient_id"]}
+    n = mask.sum()
+    for h in range(1, model.k_ + 1):
+        row[f"fraction_H{h}"] = float((hmap == h).sum() / n)
+        row[f"mean_hu_H{h}"] = float(arr[hmap == h].mean()) if (hmap == h).any() else float("nan")
+    row.update(spatial_measures(hmap, model.k_))
+    extractor = featureextractor.RadiomicsFeatureExtractor(job["params"])
+    features: dict[str, float] = {}
+    for h in range(1, model.k_ + 1):
+        try:
+            result = extractor.execute(image, himg, label=h)
+            features.update({f"H{h}_{k}": float(np.asarray(v)) for k, v in result.items()
+                             if not k.startswith("diagnostics_")})
+        except (ValueError, RuntimeError):  # a habitat too small for pyradiomics: no features
+            continue
+    row["features"] = features
+    return row
+
+
+def _jobs(cases: pd.DataFrame, cfg: Any, extract_cfg: Any) -> list[dict[str, Any]]:
+    qc = QCSettings(geometry_tolerance_mm=extract_cfg.geometry_tolerance_mm,
+                    min_roi_voxels=extract_cfg.min_roi_voxels)
+    from dataclasses import asdict
+
+    return [
+        {"patient_id": str(r["patient_id"]), "image": r["image"], "mask": r["mask"],
+         "roi": None if pd.isna(r.get("mask_roi", None)) else str(r["mask_roi"]),
+         "label": extract_cfg.mask_label, "allow_resample": extract_cfg.allow_slice_resample,
+         "qc": asdict(qc), "window": cfg.window, "n_supervoxels": cfg.supervoxels,
+         "spatial_weight": cfg.spatial_weight, "seed": cfg.seed}
+        for _, r in cases.iterrows()
+    ]
+
+
+def run(ctx: StageContext) -> None:
+    """Fit habitats on the training cohort, apply to all, extend ``radiomics.h5ad``."""
+    import anndata as ad
+
+    from .stage import cases_table
+
+    cfg, extract_cfg = ctx.config.habitats, ctx.config.extract
+    adata = ad.read_h5ad(ctx.upstream["extract"] / "radiomics.h5ad")
+    cases = cases_table(ctx).set_index("patient_id", drop=False).loc[list(adata.obs_names)]
+    if "cohort" not in cases.columns or not (cases["cohort"] == cfg.train_cohort).any():
+        msg = (f"habitats are fitted on the '{cfg.train_cohort}' cohort, but the case table has no "
+               "such cohort (column 'cohort'); set habitats.train_cohort")
+        raise UserError(msg)
+    jobs = _jobs(cases, cfg, extract_cfg)
+    n_jobs = cfg.n_jobs or extract_cfg.n_jobs or 2
+    executor = extract_cfg.executor
+    phase1 = list(progress(run_jobs(patient_supervoxels, jobs, n_jobs, executor,
+                                    extract_cfg.scheduler_address),
+                           description="supervoxels", total=len(jobs)))
+    train = [r["descriptors"] for r, c in zip(phase1, cases["cohort"], strict=True)
+             if c == cfg.train_cohort]
+    logger.info("fitting habitats on %d training patients (%d supervoxels)", len(train),
+                sum(len(d) for d in train))
+    model = HabitatModel.fit(np.vstack(train), k=cfg.k, k_range=tuple(cfg.k_range),  # type: ignore[arg-type]
+                             criterion=cfg.criterion, seed=cfg.seed)
+    model.save(ctx.out_dir / "model.json")
+    ari = bootstrap_ari(train, model, n_boot=cfg.bootstrap, seed=cfg.seed) if cfg.bootstrap else np.array([])
+    maps = ctx.out_dir / "maps"
+    maps.mkdir()
+    params = str(cfg.params or HABITAT_PARAMS)
+    for job, r in zip(jobs, phase1, strict=True):
+        job.update(model=str(ctx.out_dir / "model.json"), maps=str(maps), params=params,
+                   labels=r["labels"], descriptors=r["descriptors"])
+    rows = list(progress(run_jobs(patient_habitats, jobs, n_jobs, executor,
+                                  extract_cfg.scheduler_address),
+                         description="habitats", total=len(jobs)))
+    _write(ctx.out_dir, adata, rows, model, ari, cases)
+
+
+def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  # noqa: ANN001
+           ari: np.ndarray, cases: pd.DataFrame) -> None:
+    import anndata as ad
+
+    k = model.k_
+    table = pd.DataFrame([{key: v for key, v in r.items() if key != "features"} for r in rows])
+    table = table.set_index("patient_id").loc[adata.obs_names].rename_axis("patient_id")
+    fractions = table[[f"fraction_H{h}" for h in range(1, k + 1)]]
+    fractions.columns = [f"H{h}" for h in range(1, k + 1)]
+    names = sorted({n for r in rows for n in r["features"]},
+                   key=lambda n: (int(n.split("_", 1)[0][1:]), n))
+    feats = pd.DataFrame([r["features"] for r in rows], index=table.index, columns=names)
+    spatial = table[[c for c in table.columns if c.startswith(("components_", "contact_", "mixing"))]]
+    fraction_vars = fractions.add_prefix("habitat_fraction_")
+    blocks = [fraction_vars, spatial, feats]
+    var = pd.concat([
+        pd.DataFrame({"image_type": "habitat", "feature_class": "habitat_fraction",
+                      "feature": fraction_vars.columns, "habitat": list(fractions.columns)},
+                     index=fraction_vars.columns),
+        pd.DataFrame({"image_type": "habitat", "feature_class": "habitat_spatial",
+                      "feature": spatial.columns, "habitat": "all"}, index=spatial.columns),
+        feature_table([n.split("_", 1)[1] for n in names]).set_index(pd.Index(names))
+        .assign(habitat=[n.split("_", 1)[0] for n in names]),
+    ])
+    extra = pd.concat(blocks, axis=1).to_numpy(dtype=np.float64)
+    combined = ad.AnnData(
+        X=np.hstack([adata.X, extra]), obs=adata.obs.copy(),
+        var=pd.concat([adata.var, var.rename_axis(adata.var.index.name)]),
+        uns=dict(adata.uns),
+    )
+    combined.obsm["habitat_fractions"] = fractions.set_axis(combined.obs_names)
+    combined.uns["habitats"] = {"params": {**model.to_dict(),
+                                           "ari_mean": float(ari.mean()) if ari.size else None}}
+    tmp = out / ".radiomics.h5ad.tmp"
+    combined.write_h5ad(tmp)
+    tmp.replace(out / "radiomics.h5ad")
+    per_patient = table.assign(cohort=cases["cohort"].to_numpy(),
+                               center=cases["center"].to_numpy() if "center" in cases else "")
+    atomic_write_text(out / "habitats.tsv", per_patient.reset_index().to_csv(sep="\t", index=False))
+    summary = {"k": k, "criterion": model.criterion,
+               "scores": {str(kk): v for kk, v in sorted(model.scores_.items())},
+               "bootstrap_ari": [round(float(a), 6) for a in ari],
+               "ari_mean": round(float(ari.mean()), 6) if ari.size else None,
+               "ari_ci95": ([round(float(np.percentile(ari, q)), 6) for q in (2.5, 97.5)]
+                            if ari.size else None)}
+    atomic_write_text(out / "stability.json", json_dumps(summary))
+    logging.getLogger("radiogenomics").info(
+        "habitats: K = %d (%s), bootstrap ARI %s", k, model.criterion,
+        f"{ari.mean():.3f}" if ari.size else "not computed")
+
+
+def _viewer(image: np.ndarray, hmap: np.ndarray, title: str, k: int):  # noqa: ANN202
+    """Axial CT slices around the tumour with the habitat overlay and a slider over slices."""
+    import plotly.graph_objects as go
+
+    from ..report.figures import PALETTE
+
+    zs = np.flatnonzero(hmap.any(axis=(1, 2)))
+    ys, xs = np.flatnonzero(hmap.any(axis=(0, 2))), np.flatnonzero(hmap.any(axis=(0, 1)))
+    y0, y1 = max(ys.min() - 6, 0), min(ys.max() + 7, hmap.shape[1])
+    x0, x1 = max(xs.min() - 6, 0), min(xs.max() + 7, hmap.shape[2])
+    # a discrete scale: value h (1..K) on [0.5, K + 0.5] takes habitat h's colour
+    colours = [c for h in range(1, k + 1)
+               for c in ([(h - 1) / k, PALETTE[h - 1]], [h / k, PALETTE[h - 1]])]
+
+    def traces(z: int) -> list:
+        ct = np.clip(image[z, y0:y1, x0:x1], -160, 240)
+        hab = hmap[z, y0:y1, x0:x1].astype(float)
+        return [
+            go.Heatmap(z=ct, colorscale="gray", zmin=-160, zmax=240, showscale=False,
+                       hovertemplate="HU %{z:.0f}<extra></extra>"),
+            go.Heatmap(z=np.where(hab > 0, hab, np.nan), colorscale=colours, zmin=0.5, zmax=k + 0.5,
+                       opacity=0.45, showscale=False, hovertemplate="habitat H%{z:.0f}<extra></extra>"),
+        ]
+
+    mid = int(zs[len(zs) // 2])
+    fig = go.Figure(data=traces(mid),
+                    frames=[go.Frame(data=traces(int(z)), name=str(int(z))) for z in zs])
+    fig.update_layout(
+        title=title, template="simple_white", height=440, width=480,
+        margin={"l": 20, "r": 20, "t": 50, "b": 60},
+        sliders=[{"active": int(np.flatnonzero(zs == mid)[0]), "currentvalue": {"prefix": "slice "},
+                  "steps": [{"label": str(int(z)), "method": "animate",
+                             "args": [[str(int(z))], {"mode": "immediate", "frame": {"duration": 0}}]}
+                            for z in zs]}],
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    return fig
+
+
+def report_sections(stage_dir: Path) -> list:
+    """Habitats: K selection, stability, fractions by LNM status, slice viewers."""
+    import json
+
+    from ..report.figures import box_by_group, scatter
+    from ..report.model import FigureBlock, Section, TableBlock, TextBlock
+
+    stability = json.loads((stage_dir / "stability.json").read_text(encoding="utf-8"))
+    model = json.loads((stage_dir / "model.json").read_text(encoding="utf-8"))
+    table = pd.read_csv(stage_dir / "habitats.tsv", sep="\t", dtype={"patient_id": str})
+    k = int(stability["k"])
+    scores = pd.DataFrame({"K": [int(x) for x in stability["scores"]],
+                           "score": list(stability["scores"].values())})
+    hu = ", ".join(f"H{h} {v:.0f} HU" for h, v in enumerate(model["centroids_hu"], start=1))
+    ari = stability["ari_mean"]
+    blocks: list = [TextBlock(
+        f"K = {k} habitats chosen on the training cohort by {stability['criterion']} "
+        f"(centroid mean HU: {hu}); the scaler and centroids are applied unchanged to every other "
+        f"cohort. Bootstrap stability (adjusted Rand index over "
+        f"{len(stability['bootstrap_ari'])} resamples of training patients): "
+        + (f"{ari:.3f} (95% interval {stability['ari_ci95'][0]:.3f}–{stability['ari_ci95'][1]:.3f})."
+           if ari is not None else "not computed."))]
+    if len(scores) > 1:
+        blocks.append(FigureBlock(
+            scatter(scores, x="K", y="score", title="Choice of K on training supervoxels",
+                    y_label=stability["criterion"]),
+            data=scores, name="habitat_k_selection", caption="Higher is better; the best K is used."))
+    world_truth = stage_dir.parent / "simulate" / "world" / "truth" / "imaging.tsv"
+    lnm = None
+    if world_truth.is_file():
+        lnm = pd.read_csv(world_truth, sep="\t", dtype={"patient_id": str})[["patient_id", "lnm"]]
+    long = table.melt(id_vars=["patient_id", "cohort"],
+                      value_vars=[f"fraction_H{h}" for h in range(1, k + 1)],
+                      var_name="habitat", value_name="fraction")
+    long["habitat"] = long["habitat"].str.removeprefix("fraction_")
+    if lnm is not None:
+        long = long.merge(lnm, on="patient_id", how="left")
+        long["LNM"] = long["lnm"].map({0: "LNM−", 1: "LNM+"}).fillna("unknown")
+    blocks.append(FigureBlock(
+        box_by_group(long, value="fraction", group="habitat", color="LNM" if lnm is not None else None,
+                     hover="patient_id", title="Habitat fractions by LNM status",
+                     value_label="fraction of tumour volume"),
+        data=long, name="habitat_fractions", caption="Each habitat's share of the tumour volume."))
+    blocks.append(TableBlock(
+        table.groupby("cohort")[[f"fraction_H{h}" for h in range(1, k + 1)] + ["mixing"]].mean()
+        .round(4).reset_index(), name="habitat_fractions_by_cohort",
+        caption="Mean habitat fractions and habitat mixing per cohort."))
+    # slice viewers: the largest tumour of each cohort that has one
+    picks = table.assign(vol=table[[f"fraction_H{h}" for h in range(1, k + 1)]].sum(axis=1))
+    world_cases = stage_dir.parent / "simulate" / "world" / "imaging" / "cases.tsv"
+    if world_cases.is_file():
+        from ..io import read_image
+        from .stage import read_cases
+
+        cases = read_cases(world_cases).set_index("patient_id")
+        for cohort in ("train", "external"):
+            part = picks[(picks["cohort"] == cohort) & picks["patient_id"].isin(cases.index)]
+            if part.empty:
+                continue
+            pid = part.iloc[0]["patient_id"]
+            image = sitk.GetArrayFromImage(read_image(cases.loc[pid, "image"]))
+            hmap = sitk.GetArrayFromImage(sitk.ReadImage(str(stage_dir / "maps" / f"{pid}.nrrd")))
+            fr = table.set_index("patient_id").loc[pid]
+            blocks.append(FigureBlock(
+                _viewer(image, hmap, f"{pid} ({cohort}): habitats over CT", k),
+                data=pd.DataFrame({"habitat": [f"H{h}" for h in range(1, k + 1)],
+                                   "fraction": [fr[f"fraction_H{h}"] for h in range(1, k + 1)]}),
+                name=f"habitat_viewer_{pid}",
+                caption="Drag the slider to move through the slices; colours are habitats."))
+    return [Section(id="habitats", title="Habitat radiomics", blocks=blocks)]
