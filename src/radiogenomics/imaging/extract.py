@@ -75,20 +75,29 @@ def _extractor(params: str, single_thread: bool):  # noqa: ANN202
     return _EXTRACTOR[params]
 
 
+def load_checked_case(job: dict[str, Any]):  # noqa: ANN201 - (image, mask, qc row)
+    """Read a case's image and mask and run the QC checks (raises on failure).
+
+    Returns the image, the (possibly resampled) mask and the QC row.
+    """
+    from ..io import read_image, read_mask
+
+    image = read_image(job["image"], allow_resample=job["allow_resample"])
+    mask = read_mask(job["mask"], image, label=job["label"], roi=job["roi"])
+    mask, qc_row = check_case(job["patient_id"], image, mask, QCSettings(**job["qc"]))
+    return image, mask, qc_row
+
+
 def extract_case(job: dict[str, Any]) -> dict[str, Any]:
     """Read, check and extract one case; never raises (a failure is returned as a result).
 
     Returns a dict with ``patient_id``, ``status`` (``ok``/``failed``), ``features`` (name →
     float), ``qc`` (the QC row) and ``reason``.
     """
-    from ..io import read_image, read_mask
-
     pid = job["patient_id"]
     qc_row: dict[str, Any] = {"patient_id": pid}
     try:
-        image = read_image(job["image"], allow_resample=job["allow_resample"])
-        mask = read_mask(job["mask"], image, label=job["label"], roi=job["roi"])
-        mask, qc_row = check_case(pid, image, mask, QCSettings(**job["qc"]))
+        image, mask, qc_row = load_checked_case(job)
         extractor = _extractor(job["params"], job["single_thread"])
         result = extractor.execute(image, mask, label=1)
         features = {

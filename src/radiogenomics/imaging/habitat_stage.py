@@ -16,19 +16,15 @@ from .._files import atomic_write_text, json_dumps
 from .._logging import logger, progress
 from ..errors import UserError
 from ..pipeline import StageContext
-from .extract import feature_table, run_jobs
+from .extract import feature_table, load_checked_case, run_jobs
 from .habitats import HabitatModel, bootstrap_ari, spatial_measures, supervoxels, voxel_features
-from .qc import QCSettings, check_case
+from .qc import QCSettings
 
 HABITAT_PARAMS = Path(__file__).parent / "params" / "habitat.yaml"
 
 
 def _load_case(job: dict[str, Any]) -> tuple[sitk.Image, np.ndarray, np.ndarray]:
-    from ..io import read_image, read_mask
-
-    image = read_image(job["image"], allow_resample=job["allow_resample"])
-    mask = read_mask(job["mask"], image, label=job["label"], roi=job["roi"])
-    mask, _ = check_case(job["patient_id"], image, mask, QCSettings(**job["qc"]))
+    image, mask, _ = load_checked_case(job)
     return image, sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(mask) > 0
 
 
