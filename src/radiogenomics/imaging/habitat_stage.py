@@ -127,6 +127,32 @@ def run(ctx: StageContext) -> None:
                                   extract_cfg.scheduler_address),
                          description="habitats", total=len(jobs)))
     _write(ctx.out_dir, adata, rows, model, ari, cases)
+    _save_viewers(ctx.out_dir, jobs, phase1, cases)
+
+
+def _save_viewers(out: Path, jobs: list[dict[str, Any]], phase1: list[dict[str, Any]],
+                  cases: pd.DataFrame) -> None:
+    """CT and habitat crops of the largest tumour per cohort, for the report's slice viewer
+    (the report reads only the run directory)."""
+    viewer = out / "viewer"
+    viewer.mkdir()
+    sizes = pd.DataFrame({"cohort": cases["cohort"].to_numpy(),
+                          "voxels": [len(r["labels"]) for r in phase1]})
+    for cohort in ("train", "external"):
+        part = sizes[sizes["cohort"] == cohort]
+        if part.empty:
+            continue
+        job = jobs[int(part["voxels"].idxmax())]  # sizes has the jobs' positional index
+        _, arr, mask = _load_case(job)
+        hmap = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "maps" / f"{job['patient_id']}.nrrd")))
+        zs = np.flatnonzero(mask.any(axis=(1, 2)))
+        ys, xs = np.flatnonzero(mask.any(axis=(0, 2))), np.flatnonzero(mask.any(axis=(0, 1)))
+        box = (slice(zs.min(), zs.max() + 1), slice(max(ys.min() - 6, 0), ys.max() + 7),
+               slice(max(xs.min() - 6, 0), xs.max() + 7))
+        np.savez_compressed(viewer / f"{job['patient_id']}.npz",
+                            ct=np.clip(arr[box], -160, 240).astype(np.int16),
+                            habitats=hmap[box].astype(np.uint8), first_slice=zs.min(),
+                            cohort=np.array(cohort))
 
 
 def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  # noqa: ANN001
@@ -166,7 +192,8 @@ def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  #
     combined.write_h5ad(tmp)
     tmp.replace(out / "radiomics.h5ad")
     per_patient = table.assign(cohort=cases["cohort"].to_numpy(),
-                               center=cases["center"].to_numpy() if "center" in cases else "")
+                               center=cases["center"].to_numpy() if "center" in cases else "",
+                               lnm=cases["lnm"].to_numpy() if "lnm" in cases else np.nan)
     atomic_write_text(out / "habitats.tsv", per_patient.reset_index().to_csv(sep="\t", index=False))
     summary = {"k": k, "criterion": model.criterion,
                "scores": {str(kk): v for kk, v in sorted(model.scores_.items())},
@@ -180,40 +207,38 @@ def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  #
         f"{ari.mean():.3f}" if ari.size else "not computed")
 
 
-def _viewer(image: np.ndarray, hmap: np.ndarray, title: str, k: int):  # noqa: ANN202
-    """Axial CT slices around the tumour with the habitat overlay and a slider over slices."""
+def _viewer(ct: np.ndarray, hmap: np.ndarray, first_slice: int, title: str, k: int):  # noqa: ANN202
+    """Axial CT slices (a crop around the tumour) with the habitat overlay and a slice slider."""
     import plotly.graph_objects as go
 
     from ..report.figures import PALETTE
 
-    zs = np.flatnonzero(hmap.any(axis=(1, 2)))
-    ys, xs = np.flatnonzero(hmap.any(axis=(0, 2))), np.flatnonzero(hmap.any(axis=(0, 1)))
-    y0, y1 = max(ys.min() - 6, 0), min(ys.max() + 7, hmap.shape[1])
-    x0, x1 = max(xs.min() - 6, 0), min(xs.max() + 7, hmap.shape[2])
     # a discrete scale: value h (1..K) on [0.5, K + 0.5] takes habitat h's colour
     colours = [c for h in range(1, k + 1)
                for c in ([(h - 1) / k, PALETTE[h - 1]], [h / k, PALETTE[h - 1]])]
 
     def traces(z: int) -> list:
-        ct = np.clip(image[z, y0:y1, x0:x1], -160, 240)
-        hab = hmap[z, y0:y1, x0:x1].astype(float)
+        hab = hmap[z].astype(float)
         return [
-            go.Heatmap(z=ct, colorscale="gray", zmin=-160, zmax=240, showscale=False,
+            go.Heatmap(z=ct[z], colorscale="gray", zmin=-160, zmax=240, showscale=False,
                        hovertemplate="HU %{z:.0f}<extra></extra>"),
-            go.Heatmap(z=np.where(hab > 0, hab, np.nan), colorscale=colours, zmin=0.5, zmax=k + 0.5,
-                       opacity=0.45, showscale=False, hovertemplate="habitat H%{z:.0f}<extra></extra>"),
+            go.Heatmap(z=np.where(hab > 0, hab, np.nan), colorscale=colours, zmin=0.5,
+                       zmax=k + 0.5, opacity=0.45, showscale=False,
+                       hovertemplate="habitat H%{z:.0f}<extra></extra>"),
         ]
 
-    mid = int(zs[len(zs) // 2])
+    n = ct.shape[0]
+    mid = n // 2
     fig = go.Figure(data=traces(mid),
-                    frames=[go.Frame(data=traces(int(z)), name=str(int(z))) for z in zs])
+                    frames=[go.Frame(data=traces(z), name=str(first_slice + z)) for z in range(n)])
     fig.update_layout(
         title=title, template="simple_white", height=440, width=480,
         margin={"l": 20, "r": 20, "t": 50, "b": 60},
-        sliders=[{"active": int(np.flatnonzero(zs == mid)[0]), "currentvalue": {"prefix": "slice "},
-                  "steps": [{"label": str(int(z)), "method": "animate",
-                             "args": [[str(int(z))], {"mode": "immediate", "frame": {"duration": 0}}]}
-                            for z in zs]}],
+        sliders=[{"active": mid, "currentvalue": {"prefix": "slice "},
+                  "steps": [{"label": str(first_slice + z), "method": "animate",
+                             "args": [[str(first_slice + z)],
+                                      {"mode": "immediate", "frame": {"duration": 0}}]}
+                            for z in range(n)]}],
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
     fig.update_xaxes(showticklabels=False)
@@ -247,19 +272,14 @@ def report_sections(stage_dir: Path) -> list:
             scatter(scores, x="K", y="score", title="Choice of K on training supervoxels",
                     y_label=stability["criterion"]),
             data=scores, name="habitat_k_selection", caption="Higher is better; the best K is used."))
-    world_truth = stage_dir.parent / "simulate" / "world" / "truth" / "imaging.tsv"
-    lnm = None
-    if world_truth.is_file():
-        lnm = pd.read_csv(world_truth, sep="\t", dtype={"patient_id": str})[["patient_id", "lnm"]]
-    long = table.melt(id_vars=["patient_id", "cohort"],
+    long = table.melt(id_vars=["patient_id", "cohort", "lnm"],
                       value_vars=[f"fraction_H{h}" for h in range(1, k + 1)],
                       var_name="habitat", value_name="fraction")
     long["habitat"] = long["habitat"].str.removeprefix("fraction_")
-    if lnm is not None:
-        long = long.merge(lnm, on="patient_id", how="left")
-        long["LNM"] = long["lnm"].map({0: "LNM−", 1: "LNM+"}).fillna("unknown")
+    long["LNM"] = long["lnm"].map({0: "LNM−", 1: "LNM+"}).fillna("unknown")
+    lnm = long["lnm"].notna().any()
     blocks.append(FigureBlock(
-        box_by_group(long, value="fraction", group="habitat", color="LNM" if lnm is not None else None,
+        box_by_group(long, value="fraction", group="habitat", color="LNM" if lnm else None,
                      hover="patient_id", title="Habitat fractions by LNM status",
                      value_label="fraction of tumour volume"),
         data=long, name="habitat_fractions", caption="Each habitat's share of the tumour volume."))
@@ -267,26 +287,16 @@ def report_sections(stage_dir: Path) -> list:
         table.groupby("cohort")[[f"fraction_H{h}" for h in range(1, k + 1)] + ["mixing"]].mean()
         .round(4).reset_index(), name="habitat_fractions_by_cohort",
         caption="Mean habitat fractions and habitat mixing per cohort."))
-    # slice viewers: the largest tumour of each cohort that has one
-    picks = table.assign(vol=table[[f"fraction_H{h}" for h in range(1, k + 1)]].sum(axis=1))
-    world_cases = stage_dir.parent / "simulate" / "world" / "imaging" / "cases.tsv"
-    if world_cases.is_file():
-        from ..io import read_image
-        from .stage import read_cases
-
-        cases = read_cases(world_cases).set_index("patient_id")
-        for cohort in ("train", "external"):
-            part = picks[(picks["cohort"] == cohort) & picks["patient_id"].isin(cases.index)]
-            if part.empty:
-                continue
-            pid = part.iloc[0]["patient_id"]
-            image = sitk.GetArrayFromImage(read_image(cases.loc[pid, "image"]))
-            hmap = sitk.GetArrayFromImage(sitk.ReadImage(str(stage_dir / "maps" / f"{pid}.nrrd")))
-            fr = table.set_index("patient_id").loc[pid]
-            blocks.append(FigureBlock(
-                _viewer(image, hmap, f"{pid} ({cohort}): habitats over CT", k),
-                data=pd.DataFrame({"habitat": [f"H{h}" for h in range(1, k + 1)],
-                                   "fraction": [fr[f"fraction_H{h}"] for h in range(1, k + 1)]}),
-                name=f"habitat_viewer_{pid}",
-                caption="Drag the slider to move through the slices; colours are habitats."))
+    # slice viewers: the crops the stage saved (largest tumour of the train and external cohorts)
+    indexed = table.set_index("patient_id")
+    for path in sorted((stage_dir / "viewer").glob("*.npz")):
+        crop = np.load(path)
+        pid = path.stem
+        blocks.append(FigureBlock(
+            _viewer(crop["ct"], crop["habitats"], int(crop["first_slice"]),
+                    f"{pid} ({crop['cohort']}): habitats over CT", k),
+            data=pd.DataFrame({"habitat": [f"H{h}" for h in range(1, k + 1)],
+                               "fraction": [indexed.loc[pid, f"fraction_H{h}"] for h in range(1, k + 1)]}),
+            name=f"habitat_viewer_{pid}",
+            caption="Drag the slider to move through the slices; colours are habitats."))
     return [Section(id="habitats", title="Habitat radiomics", blocks=blocks)]
