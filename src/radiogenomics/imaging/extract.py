@@ -259,7 +259,7 @@ def extract_features(
             "label": mask_label, "params": str(params_path), "params_md5": params_md5,
             "qc": asdict(qc), "allow_resample": allow_resample,
             "cache_dir": str(cache_dir) if cache_dir is not None else None,
-            "single_thread": n_jobs > 1 and executor != "serial",
+            "single_thread": n_jobs > 1 and executor != "serial" and len(cases) > 1,
         }
         for _, row in cases.iterrows()
     ]

@@ -4,7 +4,9 @@ radiomics AnnData; and its report section."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,21 @@ from .qc import QCSettings
 HABITAT_PARAMS = Path(__file__).parent / "params" / "habitat.yaml"
 
 
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Per-patient problems are small: one thread each (no OpenMP/BLAS oversubscription when
+    several workers share the cores); the previous limits are restored afterwards."""
+    from threadpoolctl import threadpool_limits
+
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
+
+
 def _load_case(job: dict[str, Any]) -> tuple[sitk.Image, np.ndarray, np.ndarray]:
     image, mask, _ = load_checked_case(job)
     return image, sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(mask) > 0
@@ -30,6 +47,11 @@ def _load_case(job: dict[str, Any]) -> tuple[sitk.Image, np.ndarray, np.ndarray]
 
 def patient_supervoxels(job: dict[str, Any]) -> dict[str, Any]:
     """Phase 1 (per patient): voxel features and supervoxels."""
+    with _one_thread():
+        return _patient_supervoxels(job)
+
+
+def _patient_supervoxels(job: dict[str, Any]) -> dict[str, Any]:
     image, arr, mask = _load_case(job)
     feats = voxel_features(arr, mask, window=job["window"])
     spacing = np.array(image.GetSpacing())[::-1]  # numpy order z, y, x
@@ -42,6 +64,11 @@ def patient_supervoxels(job: dict[str, Any]) -> dict[str, Any]:
 
 def patient_habitats(job: dict[str, Any]) -> dict[str, Any]:
     """Phase 2 (per patient): apply the fitted model, write the map, measure the habitats."""
+    with _one_thread():
+        return _patient_habitats(job)
+
+
+def _patient_habitats(job: dict[str, Any]) -> dict[str, Any]:
     import logging as _logging
 
     from radiomics import featureextractor
