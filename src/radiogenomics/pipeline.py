@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import platform
 import time
@@ -204,8 +205,7 @@ def _input_checksums(stage: Stage, cfg: AnalysisConfig, cache: HashCache) -> dic
 
 
 def read_record(stage_dir: Path) -> dict[str, Any] | None:
-    import json
-
+    """A stage folder's ``stage.json``, or None when the stage never completed."""
     try:
         return json.loads((stage_dir / RECORD).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
     except (OSError, ValueError):

@@ -111,7 +111,7 @@ def report_sections(stage_dir: Path) -> list[Section]:
     obs = adata.obs.copy()
     qc_cols = ["patient_id", "status", "roi_voxels", "roi_volume_ml", "roi_mean_hu",
                "grid_offset_mm", "mask_resampled", "image_spacing_mm", "reason"]
-    merged = qc.merge(obs[["patient_id", "cohort", "center"]] if "cohort" in obs else obs[["patient_id"]],
+    merged = qc.merge(obs[[c for c in ("patient_id", "cohort", "center") if c in obs]],
                       on="patient_id", how="left")
     classes = adata.var.groupby(["image_type", "feature_class"], observed=True).size().rename("n").reset_index()
     n_types = adata.var["image_type"].nunique()

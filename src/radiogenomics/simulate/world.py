@@ -340,9 +340,8 @@ def _simulate_into(root: Path, size: WorldSize, scale: str, seed: int, layout: s
     # --- truth
     truth = root / "truth"
     tumour_files = files["sample_type_code"] == "01"
-    high = np.zeros(len(files), dtype=bool)
     median = np.median(tcga["latent"])
-    high[:] = latent > median
+    high = latent > median
     chosen_tumour = (tumour_files & files["chosen"]).to_numpy()
     genes_truth = _gene_truth(genes, expected[chosen_tumour], high[chosen_tumour])
     _tsv(genes_truth, truth / "de_genes.tsv")
