@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from radiogenomics.imaging.extract import run_jobs
+from radiogenomics.imaging.extract import case_jobs, run_jobs
 from radiogenomics.imaging.habitat_stage import HABITAT_PARAMS, patient_habitats, patient_supervoxels
 from radiogenomics.imaging.habitats import HabitatModel, bootstrap_ari
 from radiogenomics.imaging.qc import QCSettings
@@ -31,10 +30,9 @@ def main() -> None:
     args = parser.parse_args()
     cases = read_cases(args.world / "imaging" / "cases.tsv")
     cases = cases[cases["cohort"].isin(["train", "internal", "external"])]
-    jobs = [{"patient_id": r["patient_id"], "image": r["image"], "mask": r["mask"], "roi": None,
-             "label": 1, "allow_resample": False, "qc": asdict(QCSettings(min_roi_voxels=1)),
-             "window": 3, "n_supervoxels": 50, "spatial_weight": 0.5, "seed": 0}
-            for _, r in cases.iterrows()]
+    jobs = case_jobs(cases, mask_label=1, qc=QCSettings(min_roi_voxels=1), allow_resample=False)
+    for job in jobs:
+        job.update(window=3, n_supervoxels=50, spatial_weight=0.5, seed=0)
     start = time.perf_counter()
     phase1 = list(run_jobs(patient_supervoxels, jobs, args.n_jobs, "process"))
     t1 = time.perf_counter() - start

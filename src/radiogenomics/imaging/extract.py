@@ -75,6 +75,19 @@ def _extractor(params: str, single_thread: bool):  # noqa: ANN202
     return _EXTRACTOR[params]
 
 
+def case_jobs(cases: pd.DataFrame, *, mask_label: int, qc: QCSettings,
+              allow_resample: bool) -> list[dict[str, Any]]:
+    """One job per case with what :func:`load_checked_case` needs (stages add their own keys)."""
+    return [
+        {
+            "patient_id": str(row["patient_id"]), "image": str(row["image"]), "mask": str(row["mask"]),
+            "roi": (None if pd.isna(row.get("mask_roi", None)) else str(row["mask_roi"])),
+            "label": mask_label, "qc": asdict(qc), "allow_resample": allow_resample,
+        }
+        for _, row in cases.iterrows()
+    ]
+
+
 def load_checked_case(job: dict[str, Any]):  # noqa: ANN201 - (image, mask, qc row)
     """Read a case's image and mask and run the QC checks (raises on failure).
 
@@ -252,17 +265,11 @@ def extract_features(
     _check_params(params_path)
     n_jobs = n_jobs or os.cpu_count() or 1
     params_md5 = file_md5(params_path)
-    jobs = [
-        {
-            "patient_id": str(row["patient_id"]), "image": str(row["image"]), "mask": str(row["mask"]),
-            "roi": (None if pd.isna(row.get("mask_roi", None)) else str(row["mask_roi"])),
-            "label": mask_label, "params": str(params_path), "params_md5": params_md5,
-            "qc": asdict(qc), "allow_resample": allow_resample,
-            "cache_dir": str(cache_dir) if cache_dir is not None else None,
-            "single_thread": n_jobs > 1 and executor != "serial" and len(cases) > 1,
-        }
-        for _, row in cases.iterrows()
-    ]
+    jobs = case_jobs(cases, mask_label=mask_label, qc=qc, allow_resample=allow_resample)
+    for job in jobs:
+        job.update(params=str(params_path), params_md5=params_md5,
+                   cache_dir=str(cache_dir) if cache_dir is not None else None,
+                   single_thread=n_jobs > 1 and executor != "serial" and len(cases) > 1)
     results: list[dict[str, Any]] = []
     for result in progress(run_jobs(_cached_case, jobs, n_jobs, executor, scheduler_address),
                            description="extracting radiomics", total=len(jobs)):

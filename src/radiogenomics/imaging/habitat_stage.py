@@ -18,9 +18,8 @@ from .._files import atomic_write_text, json_dumps
 from .._logging import logger, progress
 from ..errors import UserError
 from ..pipeline import StageContext
-from .extract import feature_table, load_checked_case, run_jobs
+from .extract import case_jobs, feature_table, load_checked_case, run_jobs
 from .habitats import HabitatModel, bootstrap_ari, spatial_measures, supervoxels, voxel_features
-from .qc import QCSettings
 
 HABITAT_PARAMS = Path(__file__).parent / "params" / "habitat.yaml"
 
@@ -102,26 +101,11 @@ def _patient_habitats(job: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _jobs(cases: pd.DataFrame, cfg: Any, extract_cfg: Any) -> list[dict[str, Any]]:
-    qc = QCSettings(geometry_tolerance_mm=extract_cfg.geometry_tolerance_mm,
-                    min_roi_voxels=extract_cfg.min_roi_voxels)
-    from dataclasses import asdict
-
-    return [
-        {"patient_id": str(r["patient_id"]), "image": r["image"], "mask": r["mask"],
-         "roi": None if pd.isna(r.get("mask_roi", None)) else str(r["mask_roi"]),
-         "label": extract_cfg.mask_label, "allow_resample": extract_cfg.allow_slice_resample,
-         "qc": asdict(qc), "window": cfg.window, "n_supervoxels": cfg.supervoxels,
-         "spatial_weight": cfg.spatial_weight, "seed": cfg.seed}
-        for _, r in cases.iterrows()
-    ]
-
-
 def run(ctx: StageContext) -> None:
     """Fit habitats on the training cohort, apply to all, extend ``radiomics.h5ad``."""
     import anndata as ad
 
-    from .stage import cases_table
+    from .stage import cases_table, qc_settings
 
     cfg, extract_cfg = ctx.config.habitats, ctx.config.extract
     adata = ad.read_h5ad(ctx.upstream["extract"] / "radiomics.h5ad")
@@ -130,7 +114,11 @@ def run(ctx: StageContext) -> None:
         msg = (f"habitats are fitted on the '{cfg.train_cohort}' cohort, but the case table has no "
                "such cohort (column 'cohort'); set habitats.train_cohort")
         raise UserError(msg)
-    jobs = _jobs(cases, cfg, extract_cfg)
+    jobs = case_jobs(cases, mask_label=extract_cfg.mask_label, qc=qc_settings(ctx.config),
+                     allow_resample=extract_cfg.allow_slice_resample)
+    for job in jobs:
+        job.update(window=cfg.window, n_supervoxels=cfg.supervoxels,
+                   spatial_weight=cfg.spatial_weight, seed=cfg.seed)
     n_jobs = cfg.n_jobs or extract_cfg.n_jobs or 2
     executor = extract_cfg.executor
     phase1 = list(progress(run_jobs(patient_supervoxels, jobs, n_jobs, executor,

@@ -51,6 +51,12 @@ def external_inputs(cfg: AnalysisConfig) -> list[Path]:
     return out
 
 
+def qc_settings(cfg: AnalysisConfig) -> QCSettings:
+    """The per-case QC thresholds of the analysis (shared by every imaging stage)."""
+    return QCSettings(geometry_tolerance_mm=cfg.extract.geometry_tolerance_mm,
+                      min_roi_voxels=cfg.extract.min_roi_voxels)
+
+
 def cases_path(ctx: StageContext) -> Path:
     """The case table of the analysis: ``extract.cases``, else the simulated world's."""
     from ..simulate.stage import world_dir
@@ -77,8 +83,7 @@ def run(ctx: StageContext) -> None:
         executor=cfg.executor,
         scheduler_address=cfg.scheduler_address,
         cache_dir=ctx.run_dir / ".cache" / "extract",
-        qc=QCSettings(geometry_tolerance_mm=cfg.geometry_tolerance_mm,
-                      min_roi_voxels=cfg.min_roi_voxels),
+        qc=qc_settings(ctx.config),
         mask_label=cfg.mask_label,
         allow_resample=cfg.allow_slice_resample,
         max_failure_fraction=cfg.max_failure_fraction,
