@@ -290,9 +290,14 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
     remove_tree(old)
 
 
-def run_stage(stage: Stage, cfg: AnalysisConfig, run_dir: Path, cache: HashCache) -> dict[str, Any]:
-    """Run one stage into a temporary folder and rename it into place; return its record."""
-    key = _expected_key(stage, cfg, run_dir, cache)
+def run_stage(stage: Stage, cfg: AnalysisConfig, run_dir: Path, cache: HashCache,
+              key: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one stage into a temporary folder and rename it into place; return its record.
+
+    ``key`` is the stage's expected key when the caller has just computed it.
+    """
+    if key is None:
+        key = _expected_key(stage, cfg, run_dir, cache)
     if key is None:
         msg = f"stage '{stage.name}' needs {list(stage.needs)} to be completed first"
         raise UserError(msg)
@@ -376,15 +381,15 @@ def run(
     try:
         for stage in stages:
             stage_dir = run_dir / stage.name
+            key = _expected_key(stage, cfg, run_dir, cache)
             if stage.name not in forced:
-                key = _expected_key(stage, cfg, run_dir, cache)
                 if _is_current(read_record(stage_dir), key, stage, cfg, stage_dir):
                     logger.info("stage %s: up to date, skipped", stage.name)
                     outcome[stage.name] = "skipped"
                     if stage.name == until:
                         break
                     continue
-            run_stage(stage, cfg, run_dir, cache)
+            run_stage(stage, cfg, run_dir, cache, key)
             outcome[stage.name] = "ran"
             if stage.name == until:
                 break
