@@ -1,4 +1,4 @@
-"""Command line: ``radiogenomics run|status|simulate|report``.
+"""Command line: ``radiogenomics run|status|simulate|extract|ingest|report|fetch|verify``.
 
 User errors print one clear message and exit with code 2, without a traceback (the traceback is
 written to the log file at debug level). Each stage sub-command takes explicit input and output
@@ -125,6 +125,71 @@ def report_cmd(run_dir: Path, out_html: Path, title: str) -> None:
     from .report import build_report
 
     click.echo(str(build_report(run_dir, out_html, title=title)))
+
+
+@cli.command("ingest")
+@click.argument("gdc_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for bulk.h5ad, samples.tsv, not_chosen.tsv and failures.tsv.")
+@click.option("--sample-sheet", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Default: the newest gdc_sample_sheet*.tsv in GDC_DIR.")
+@click.option("--sample-types", default="01", show_default=True,
+              help="Comma-separated TCGA sample type codes to keep (01 primary, 11 normal).")
+def ingest_cmd(gdc_dir: Path, out_dir: Path, sample_sheet: Path | None, sample_types: str) -> None:
+    """Assemble a GDC download in GDC_DIR (STAR counts, sample sheet, cart metadata, clinical,
+    TCGA-CDR, Biotab; found by their GDC names) into one bulk AnnData."""
+    from .expression.ingest_stage import discover_gdc_files, read_download, write_outputs
+
+    codes = [c.strip() for c in sample_types.split(",") if c.strip()]
+    files = discover_gdc_files(gdc_dir.resolve(), sample_sheet=sample_sheet)
+    adata = read_download(files, codes)
+    write_outputs(adata, out_dir)
+    click.echo(f"{adata.n_obs} samples x {adata.n_vars} genes → {out_dir / 'bulk.h5ad'}")
+
+
+@cli.command("fetch")
+@click.argument("manifest", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Download folder (files land at OUT/<id>/<filename>).")
+@click.option("--api", default="https://api.gdc.cancer.gov", show_default=True,
+              help="GDC API base URL.")
+@click.option("--token-file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="GDC authentication token (controlled-access files only).")
+@click.option("--retries", type=click.IntRange(0), default=5, show_default=True)
+def fetch_cmd(manifest: Path, out_dir: Path, api: str, token_file: Path | None,
+              retries: int) -> None:
+    """Download the files of MANIFEST (a GDC manifest, or a GDC filters *.json resolved through
+    the API) with resume and md5 checks; running it again skips complete files."""
+    from .fetch import fetch, load_manifest
+
+    table = load_manifest(manifest, api=api)
+    if manifest.suffix.lower() == ".json":
+        from ._files import atomic_write_text
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out_dir / "gdc_manifest.txt", table.to_csv(sep="\t", index=False))
+    token = token_file.read_text(encoding="utf-8").strip() if token_file else None
+    report = fetch(table, out_dir, api=api, token=token, retries=retries)
+    counts = report["status"].value_counts()
+    click.echo(f"{counts.get('downloaded', 0)} downloaded, {counts.get('present', 0)} already "
+               f"present → {out_dir}")
+
+
+@cli.command("verify")
+@click.argument("manifest", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def verify_cmd(manifest: Path, folder: Path) -> None:
+    """Re-check the size and md5 of every MANIFEST file under FOLDER (<id>/<filename>)."""
+    from .fetch import verify
+
+    table = verify(manifest, folder)
+    bad = table[table["status"] != "ok"]
+    for row in bad.itertuples():
+        click.echo(f"{row.status}: {row.id}/{row.filename}")
+    if len(bad):
+        msg = f"{len(bad)} of {len(table)} file(s) under {folder} do not match {manifest}"
+        raise UserError(msg)
+    click.echo(f"all {len(table)} file(s) match {manifest}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "AnalysisConfig",
     "ExtractConfig",
     "HabitatsConfig",
+    "IngestConfig",
     "ReportConfig",
     "SimulateConfig",
     "apply_overrides",
@@ -141,6 +142,29 @@ class HabitatsConfig(Section):
         return value
 
 
+class IngestConfig(Section):
+    """GDC transcriptome ingest (stage ``ingest``): STAR counts, sample sheet, clinical tables.
+
+    ``gdc_dir`` is a GDC download folder (default: the simulated world's ``gdc/``); the files
+    below are found in it by their GDC names unless given: ``counts_dir`` (``counts/`` if present,
+    else ``gdc_dir`` itself; files at ``<file_id>/<file_name>``), ``sample_sheet``
+    (``gdc_sample_sheet*.tsv``), ``metadata`` (``metadata.cart*.json``), ``clinical``
+    (``clinical.tsv``), ``cdr`` (``TCGA-CDR-SupplementalTableS1.{tsv,xlsx}``) and ``biotab``
+    (``nationwidechildrens.org_clinical_patient_hnsc.txt``). ``sample_types`` are the TCGA sample
+    type codes kept (``01`` primary tumour; add ``11`` for solid normals).
+    """
+
+    gdc_dir: InputDir | None = None
+    counts_dir: InputDir | None = None
+    sample_sheet: InputFile | None = None
+    metadata: InputFile | None = None
+    clinical: InputFile | None = None
+    cdr: InputFile | None = None
+    biotab: InputFile | None = None
+    sample_types: list[Annotated[str, Field(pattern=r"^\d{2}$")]] = Field(
+        default_factory=lambda: ["01"], min_length=1)
+
+
 class ReportConfig(Section):
     """The single-file HTML report (stage ``report``)."""
 
@@ -157,6 +181,7 @@ class AnalysisConfig(Section):
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     habitats: HabitatsConfig = Field(default_factory=HabitatsConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     #: where the config was read from (set by :func:`load_config`, not part of the file)

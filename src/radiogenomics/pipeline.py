@@ -94,6 +94,12 @@ def _extract_inputs(cfg: AnalysisConfig) -> list[Path]:
     return external_inputs(cfg)
 
 
+def _ingest_inputs(cfg: AnalysisConfig) -> list[Path]:
+    from .expression.ingest_stage import external_inputs
+
+    return external_inputs(cfg)
+
+
 def _report_outputs(cfg: AnalysisConfig) -> list[Path]:
     return [cfg.resolved_report_path()]
 
@@ -133,10 +139,21 @@ STAGES: tuple[Stage, ...] = (
         packages=("numpy", "scikit-learn", "SimpleITK", "pyradiomics-bhklab", "anndata"),
     ),
     Stage(
+        name="ingest",
+        run="radiogenomics.expression.ingest_stage:run",
+        report="radiogenomics.expression.ingest_stage:report_sections",
+        description="GDC STAR counts, sample sheet and clinical tables into bulk.h5ad",
+        needs=("simulate",),
+        sections=("ingest",),
+        outputs=("bulk.h5ad", "samples.tsv", "not_chosen.tsv", "failures.tsv"),
+        inputs=_ingest_inputs,
+        packages=("numpy", "pandas", "anndata"),
+    ),
+    Stage(
         name="report",
         run="radiogenomics.report.stage:run",
         description="the single-file interactive HTML report",
-        needs=("simulate", "extract", "habitats"),
+        needs=("simulate", "extract", "habitats", "ingest"),
         sections=("report",),
         outputs=("index.html",),
         external_outputs=_report_outputs,
