@@ -124,3 +124,17 @@ def test_verify_and_the_command_line(server, tmp_path):
     res = run_cli("verify", str(manifest), str(out))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "md5 mismatch" in res.stdout
+
+
+def test_the_shipped_data_manifests_are_valid():
+    from conftest import REPO
+
+    folder = REPO / "data_manifests"
+    cdr = read_gdc_manifest(folder / "tcga_cdr.manifest.txt")
+    assert cdr.loc[0, "filename"] == "TCGA-CDR-SupplementalTableS1.xlsx"
+    assert cdr.loc[0, "md5"] == "a4591b2dcee39591f59e5e25a6ce75fa"
+    for path in folder.glob("*.filters.json"):
+        query = json.loads(path.read_text(encoding="utf-8"))
+        fields = {c["content"]["field"]: c["content"]["value"] for c in query["content"]}
+        assert fields["cases.project.project_id"] == ["TCGA-HNSC"], path.name
+        assert fields["files.access"] == ["open"], path.name

@@ -293,3 +293,38 @@ def test_bulk_anndata_holds_the_planted_samples_and_file_counts(tmp_path_factory
     # with normals requested, each normal sample joins as its own row
     both = read_gdc_expression(gdc / "counts", gdc / "gdc_sample_sheet.tsv", sample_types=None)
     assert sorted(both.obs_names) == sorted(truth.loc[truth["chosen"], "aliquot"])
+
+
+def test_ingest_command_line(tiny_world, tmp_path):
+    from conftest import run_cli
+
+    out = tmp_path / "bulk"
+    res = run_cli("ingest", str(tiny_world / "gdc"), "--out", str(out), "--sample-types", "01,11")
+    assert res.returncode == 0, res.stderr
+    samples = pd.read_csv(out / "samples.tsv", sep="\t", index_col=0)
+    truth = pd.read_csv(tiny_world / "truth" / "aliquots.tsv", sep="\t")
+    assert sorted(samples.index) == sorted(truth.loc[truth["chosen"], "aliquot"])
+    not_chosen = pd.read_csv(out / "not_chosen.tsv", sep="\t")
+    assert sorted(not_chosen["barcode"]) == sorted(truth.loc[~truth["chosen"], "aliquot"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = run_cli("ingest", str(empty), "--out", str(tmp_path / "x"))
+    assert res.returncode == 2 and "no gdc_sample_sheet" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_ingest_stage_in_the_tiny_run(tiny_run):
+    import anndata as ad
+
+    from radiogenomics.simulate.stage import world_dir
+
+    run_dir = tiny_run / "runs" / "tiny"
+    root = world_dir(run_dir / "simulate")
+    bulk = ad.read_h5ad(run_dir / "ingest" / "bulk.h5ad")
+    truth = pd.read_csv(root / "truth" / "aliquots.tsv", sep="\t", dtype={"sample_type_code": str})
+    planted = truth[truth["chosen"] & (truth["sample_type_code"] == "01")]
+    assert sorted(bulk.obs_names) == sorted(planted["aliquot"])
+    assert bulk.layers["counts"].dtype == np.int32
+    html = (tiny_run / "reports" / "tiny" / "index.html").read_text(encoding="utf-8")
+    assert 'id="transcriptome"' in html and "aliquots_not_chosen" in html
