@@ -1,4 +1,4 @@
-"""Command line: ``radiogenomics run|status|simulate|extract|ingest|report|fetch|verify``.
+"""Command line: ``radiogenomics run|status|simulate|extract|ingest|predict|report|fetch|verify``.
 
 User errors print one clear message and exit with code 2, without a traceback (the traceback is
 written to the log file at debug level). Each stage sub-command takes explicit input and output
@@ -145,6 +145,29 @@ def ingest_cmd(gdc_dir: Path, out_dir: Path, sample_sheet: Path | None, sample_t
     adata = read_download(files, codes)
     write_outputs(adata, out_dir)
     click.echo(f"{adata.n_obs} samples x {adata.n_vars} genes → {out_dir / 'bulk.h5ad'}")
+
+
+@cli.command("predict")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              required=True, help="A finished model stage folder (runs/<name>/model).")
+@click.option("--cases", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=True,
+              help="Case table: patient_id, image, mask and the model's clinical columns.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--n-jobs", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--executor", type=click.Choice(["process", "dask", "serial"]), default="process",
+              show_default=True)
+def predict_cmd(model_dir: Path, cases: Path, out_dir: Path, n_jobs: int, executor: str) -> None:
+    """Score new patients with a saved model (extraction and habitats use the stored
+    parameters); writes predictions.tsv and failures.tsv."""
+    from ._files import atomic_write_text
+    from .imaging.stage import read_cases
+    from .model.predict import predict_cases
+
+    table, failures = predict_cases(model_dir, read_cases(cases), n_jobs=n_jobs, executor=executor)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / "predictions.tsv", table.to_csv(sep="\t"))
+    atomic_write_text(out_dir / "failures.tsv", failures.to_csv(sep="\t", index=False))
+    click.echo(f"{len(table)} case(s) scored, {len(failures)} failed → {out_dir / 'predictions.tsv'}")
 
 
 @cli.command("fetch")

@@ -30,7 +30,10 @@ __all__ = [
     "ExtractConfig",
     "HabitatsConfig",
     "IngestConfig",
+    "LinkConfig",
+    "ModelConfig",
     "ReportConfig",
+    "RobustnessConfig",
     "SimulateConfig",
     "apply_overrides",
     "load_config",
@@ -142,6 +145,41 @@ class HabitatsConfig(Section):
         return value
 
 
+class RobustnessConfig(Section):
+    """Perturbation robustness of the whole-tumour features (stage ``robustness``): ICC(1,1)
+    over mask erosion, dilation, an in-plane shift and added noise, on ``patients`` randomly
+    chosen patients of ``train_cohort`` (the training cohort only)."""
+
+    train_cohort: str = "train"
+    patients: int = Field(40, ge=3)
+    noise_hu: float = Field(10.0, ge=0.0)
+    seed: int = Field(0, ge=0)
+
+
+class ModelConfig(Section):
+    """The occult-LNM models (stage ``model``), fitted on ``train_cohort`` only.
+
+    ``feature_set`` chooses whole-tumour, habitat or both feature sets; whole-tumour features
+    must reach ``icc_threshold`` in the robustness stage (habitat features are not perturbed and
+    pass); ``redundancy_threshold`` is the |Spearman ρ| above which one of two features is
+    dropped; ``clinical`` are case-table columns for the clinical and combined models;
+    ``learners`` are the other learners compared by nested cross-validation.
+    """
+
+    train_cohort: str = "train"
+    feature_set: Literal["whole", "habitat", "both"] = "both"
+    icc_threshold: float = Field(0.75, ge=0.0, le=1.0)
+    redundancy_threshold: float = Field(0.9, gt=0.0, le=1.0)
+    clinical: list[str] = Field(
+        default_factory=lambda: ["age", "sex", "smoker", "subsite", "t_stage", "grade"])
+    learners: list[Literal["svm", "random_forest"]] = Field(
+        default_factory=lambda: ["svm", "random_forest"])
+    folds: int = Field(5, ge=2, le=20)
+    bootstrap: int = Field(1000, ge=0)
+    n_jobs: int | None = Field(None, ge=1)
+    seed: int = Field(0, ge=0)
+
+
 class IngestConfig(Section):
     """GDC transcriptome ingest (stage ``ingest``): STAR counts, sample sheet, clinical tables.
 
@@ -165,6 +203,16 @@ class IngestConfig(Section):
         default_factory=lambda: ["01"], min_length=1)
 
 
+class LinkConfig(Section):
+    """Linking the rad-score to the transcriptomes (stage ``link``): patients of ``cohort`` in
+    the case table are scored by ``model`` (fitted on the training cohort) and grouped
+    ``high``/``low`` by the model's training threshold or by the cohort's median rad-score."""
+
+    cohort: str = "transcriptome"
+    model: Literal["radscore", "clinical", "combined", "svm", "random_forest"] = "radscore"
+    grouping: Literal["threshold", "median"] = "threshold"
+
+
 class ReportConfig(Section):
     """The single-file HTML report (stage ``report``)."""
 
@@ -181,7 +229,10 @@ class AnalysisConfig(Section):
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
     extract: ExtractConfig = Field(default_factory=ExtractConfig)
     habitats: HabitatsConfig = Field(default_factory=HabitatsConfig)
+    robustness: RobustnessConfig = Field(default_factory=RobustnessConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    link: LinkConfig = Field(default_factory=LinkConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     #: where the config was read from (set by :func:`load_config`, not part of the file)

@@ -170,10 +170,13 @@ def _save_viewers(out: Path, jobs: list[dict[str, Any]], phase1: list[dict[str, 
                             cohort=np.array(cohort))
 
 
-def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  # noqa: ANN001
-           ari: np.ndarray, cases: pd.DataFrame) -> None:
+def habitat_anndata(adata, rows: list[dict[str, Any]], model: HabitatModel, ari: np.ndarray | None = None):  # noqa: ANN001, ANN201
+    """``adata`` (whole-tumour features) extended with the habitat rows: fractions, spatial
+    measures and per-habitat features as their own ``.var`` rows, fractions also in
+    ``.obsm["habitat_fractions"]``. Returns the new AnnData and the per-patient table."""
     import anndata as ad
 
+    ari = np.array([]) if ari is None else ari
     k = model.k_
     table = pd.DataFrame([{key: v for key, v in r.items() if key != "features"} for r in rows])
     table = table.set_index("patient_id").loc[adata.obs_names].rename_axis("patient_id")
@@ -181,7 +184,8 @@ def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  #
     fractions.columns = [f"H{h}" for h in range(1, k + 1)]
     names = sorted({n for r in rows for n in r["features"]},
                    key=lambda n: (int(n.split("_", 1)[0][1:]), n))
-    feats = pd.DataFrame([r["features"] for r in rows], index=table.index, columns=names)
+    by_patient = {r["patient_id"]: r["features"] for r in rows}
+    feats = pd.DataFrame([by_patient[p] for p in table.index], index=table.index, columns=names)
     spatial = table[[c for c in table.columns if c.startswith(("components_", "contact_", "mixing"))]]
     fraction_vars = fractions.add_prefix("habitat_fraction_")
     blocks = [fraction_vars, spatial, feats]
@@ -203,6 +207,13 @@ def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  #
     combined.obsm["habitat_fractions"] = fractions.set_axis(combined.obs_names)
     combined.uns["habitats"] = {"params": {**model.to_dict(),
                                            "ari_mean": float(ari.mean()) if ari.size else None}}
+    return combined, table
+
+
+def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  # noqa: ANN001
+           ari: np.ndarray, cases: pd.DataFrame) -> None:
+    k = model.k_
+    combined, table = habitat_anndata(adata, rows, model, ari)
     tmp = out / ".radiomics.h5ad.tmp"
     combined.write_h5ad(tmp)
     tmp.replace(out / "radiomics.h5ad")
