@@ -147,12 +147,14 @@ class HabitatsConfig(Section):
 
 class RobustnessConfig(Section):
     """Perturbation robustness of the whole-tumour features (stage ``robustness``): ICC(1,1)
-    over mask erosion, dilation, an in-plane shift and added noise, on ``patients`` randomly
-    chosen patients of ``train_cohort`` (the training cohort only)."""
+    over mask erosion, dilation, an in-plane shift, added noise (SD ``noise_hu``) and CT numbers
+    shifted by ±``hu_shift``, on ``patients`` randomly chosen patients of ``train_cohort`` (the
+    training cohort only)."""
 
     train_cohort: str = "train"
     patients: int = Field(40, ge=3)
     noise_hu: float = Field(10.0, ge=0.0)
+    hu_shift: float = Field(10.0, ge=0.0)
     seed: int = Field(0, ge=0)
 
 

@@ -1,11 +1,13 @@
 """Stage ``robustness``: the intraclass correlation of every whole-tumour feature under
 perturbations of the segmentation and the image, on training patients only.
 
-Each chosen training patient is extracted five times with the analysis' pyradiomics parameters:
+Each chosen training patient is extracted seven times with the analysis' pyradiomics parameters:
 as is, with the mask eroded and dilated by one voxel (in-plane cross), with the mask shifted by
-one voxel in-plane, and with Gaussian noise added to the CT (Zwanenburg et al., Sci Rep 2019,
-perturbation-based robustness). ICC(1,1) over the five versions gives ``icc.tsv``; the model stage
-keeps features with ICC ≥ its threshold.
+one voxel in-plane, with Gaussian noise added to the CT (Zwanenburg et al., Sci Rep 2019,
+perturbation-based robustness), and with the CT numbers shifted up and down by ``hu_shift`` (the
+scanner-to-scanner accuracy of CT numbers: the ACR accreditation tolerance for water is ±7 HU).
+ICC(1,1) over the seven versions gives ``icc.tsv``; the model stage keeps features with ICC ≥ its
+threshold.
 """
 
 from __future__ import annotations
@@ -22,14 +24,20 @@ from ..errors import UserError
 from ..pipeline import StageContext
 from .features import icc_1_1
 
-PERTURBATIONS = ("original", "erode", "dilate", "shift", "noise")
+PERTURBATIONS = ("original", "erode", "dilate", "shift", "noise", "hu_up", "hu_down")
 
 
-def _perturb(image, mask, kind: str, noise_hu: float, seed: int):  # noqa: ANN001, ANN202
+def _perturb(image, mask, kind: str, noise_hu: float, seed: int,  # noqa: ANN001, ANN202
+             hu_shift: float = 0.0):
     import SimpleITK as sitk
 
     if kind == "original":
         return image, mask
+    if kind in ("hu_up", "hu_down"):
+        arr = sitk.GetArrayFromImage(image).astype(np.float32)
+        out = sitk.GetImageFromArray(arr + (hu_shift if kind == "hu_up" else -hu_shift))
+        out.CopyInformation(image)
+        return out, mask
     if kind in ("erode", "dilate"):
         f = sitk.BinaryErodeImageFilter() if kind == "erode" else sitk.BinaryDilateImageFilter()
         f.SetKernelRadius((1, 1, 0))
@@ -63,7 +71,8 @@ def perturbed_features(job: dict[str, Any]) -> dict[str, Any]:
         extractor = _extractor(job["params"], True)
         rows = []
         for k, kind in enumerate(PERTURBATIONS):
-            img, msk = _perturb(image, mask, kind, job["noise_hu"], job["seed"] + k)
+            img, msk = _perturb(image, mask, kind, job["noise_hu"], job["seed"] + k,
+                                job["hu_shift"])
             result = extractor.execute(img, msk, label=1)
             rows.append({n: float(np.asarray(v)) for n, v in result.items()
                          if not n.startswith("diagnostics_")})
@@ -102,7 +111,8 @@ def run(ctx: StageContext) -> None:
                      allow_resample=ecfg.allow_slice_resample)
     params = str(ecfg.params or DEFAULT_PARAMS)
     for i, job in enumerate(jobs):
-        job.update(params=params, noise_hu=cfg.noise_hu, seed=cfg.seed * 1000 + i)
+        job.update(params=params, noise_hu=cfg.noise_hu, hu_shift=cfg.hu_shift,
+                   seed=cfg.seed * 1000 + i)
     results = list(progress(run_jobs(perturbed_features, jobs, ecfg.n_jobs or 2, ecfg.executor,
                                      ecfg.scheduler_address),
                             description="perturbation ICC", total=len(jobs)))
