@@ -51,6 +51,11 @@ simulate:
   seed: 7
 extract:
   params: {REPO / "analyses" / "params" / "ct_fast.yaml"}
+robustness:
+  patients: 12
+model:
+  folds: 3
+  bootstrap: 200
 report:
   output: reports/tiny/index.html
   title: tiny test report

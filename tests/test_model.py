@@ -60,7 +60,7 @@ def test_delong_matches_its_definition_sklearn_and_the_bootstrap():
     assert test["auc_b"] == pytest.approx(roc_auc_score(y, b), abs=1e-12)
     assert test["se"] == pytest.approx(np.sqrt(var), rel=1e-9)
     rng = np.random.default_rng(1)
-    boots = [roc_auc_score(y[i], a[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(2000))]
+    boots = [roc_auc_score(y[i], a[i]) for i in (rng.integers(0, len(y), len(y)) for _ in range(500))]
     assert res.se == pytest.approx(np.std(boots), rel=0.1)
 
 
@@ -146,9 +146,14 @@ def _fit(X, obs, **kw):
                      n_jobs=1, **kw)
 
 
-def test_fit_is_identical_without_the_test_cohorts_and_recovers_the_signal():
+@pytest.fixture(scope="module")
+def fitted():
     X, obs = planted_study()
-    full = _fit(X, obs)
+    return X, obs, _fit(X, obs)
+
+
+def test_fit_is_identical_without_the_test_cohorts_and_recovers_the_signal(fitted):
+    X, obs, full = fitted
     train = (obs["cohort"] == "train").to_numpy()
     alone = _fit(X.loc[train], obs.loc[train])
     ext = X.loc[~train]
@@ -183,11 +188,10 @@ class NotAModel:
     """A type outside the trusted libraries."""
 
 
-def test_saved_study_round_trips_and_refuses_untrusted_types(tmp_path):
+def test_saved_study_round_trips_and_refuses_untrusted_types(tmp_path, fitted):
     import skops.io as sio
 
-    X, obs = planted_study()
-    study = _fit(X, obs)
+    X, obs, study = fitted
     out = tmp_path / "model"
     out.mkdir()
     save_study(study, out, provenance={"note": "test"}, copies={})

@@ -155,7 +155,7 @@ def test_sigkill_mid_stage_then_resume_is_byte_identical(tmp_path: Path, tiny_ru
     assert not (run_dir / "simulate").exists(), "a killed stage left output under its final name"
     assert list(run_dir.glob(".simulate.tmp-*")), "the kill did not land mid-stage"
 
-    result = run_cli("run", "tiny.yaml", cwd=tmp_path)
+    result = run_cli("run", "tiny.yaml", "--until", "extract", cwd=tmp_path)  # resume, then one more
     assert result.returncode == 0, result.stderr
     assert not list(run_dir.glob(".*.tmp-*"))
     resumed = json.loads((run_dir / "simulate" / "stage.json").read_text())
