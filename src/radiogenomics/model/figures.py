@@ -111,7 +111,8 @@ def nomogram_figure(nomogram: pd.DataFrame, total: pd.DataFrame) -> go.Figure:
                                  text=[r.label_min, r.label_max], textposition="top center",
                                  hovertemplate=f"{r.term}: %{{text}} → %{{x:.0f}} points<extra></extra>",
                                  showlegend=False))
-    fig.add_trace(go.Scatter(x=total["points"] / max(total["points"].max(), 1) * 100,
+    scale = float(total["total_points_max"].iloc[0]) if len(total) else 100.0
+    fig.add_trace(go.Scatter(x=total["points"] / max(scale, 1e-9) * 100,
                              y=["P(occult LNM)"] * len(total), mode="markers+text",
                              text=[f"{p:.2f}" for p in total["probability"]],
                              textposition="top center", marker={"symbol": "line-ns-open", "size": 12},

@@ -108,9 +108,12 @@ def nomogram_tables(study: Study, X_train: pd.DataFrame) -> tuple[pd.DataFrame, 
     table["points_max"] = (table["high"] - table["low"]) * 100 / span
     table = table.rename(columns={"label_low": "label_min", "label_high": "label_max"})
     total_max = float(table["points_max"].sum())
-    points = np.linspace(0, total_max, 11)
-    lp = comb.logistic_.intercept_[0] + table["low"].sum() + points * span / 100
-    total = pd.DataFrame({"points": points, "probability": 1 / (1 + np.exp(-lp))})
+    probs = np.array([0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
+    base = comb.logistic_.intercept_[0] + table["low"].sum()
+    points = (np.log(probs / (1 - probs)) - base) * 100 / span
+    keep = (points >= 0) & (points <= total_max)
+    total = pd.DataFrame({"points": points[keep], "probability": probs[keep],
+                          "total_points_max": total_max})
     return table[["term", "points_min", "points_max", "label_min", "label_max", "low", "high"]], total
 
 
