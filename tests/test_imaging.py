@@ -15,7 +15,7 @@ from conftest import REPO
 from imaging_fixtures import PHI, phantom, write_dicom, write_nrrd, write_rtstruct
 
 from radiogenomics.errors import InputFileError, UserError
-from radiogenomics.imaging import QCSettings, check_case, extract_features
+from radiogenomics.imaging import check_case, extract_features
 from radiogenomics.imaging.qc import QCFailure
 from radiogenomics.io import read_image, read_mask
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -260,13 +258,3 @@ def read_gdc_expression(
                 adata.n_obs, adata.n_vars, len(sheet), len(not_chosen), len(failures))
     return adata
 
-
-def ingest_summary(adata: ad.AnnData) -> dict[str, Any]:
-    """Counts for the report: samples, genes, patients, skipped and failed files."""
-    info = adata.uns.get("ingest", {})
-    return {
-        "samples": int(adata.n_obs), "genes": int(adata.n_vars),
-        "patients": int(adata.obs["patient"].nunique()),
-        "not_chosen": int(len(info.get("not_chosen", []))),
-        "failures": int(len(info.get("failures", []))),
-    }

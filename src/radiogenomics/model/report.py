@@ -46,7 +46,7 @@ def report_sections(stage_dir: Path) -> list[Section]:
         f"(|ρ| > {record['params']['redundancy']}) and the LASSO. Best model by out-of-fold "
         f"training AUC: {LABELS.get(best, best)} (AUC "
         + ", ".join(f"{c} {row[c]:.3f}" for c in cohorts if c in row) + "). Thresholds (Youden "
-        f"on training out-of-fold predictions): "
+        "on training out-of-fold predictions): "
         + ", ".join(f"{LABELS.get(k, k)} {v:.3f}" for k, v in record["thresholds"].items()) + "."
     )
     blocks: list = [TextBlock(text)]

@@ -12,7 +12,6 @@ threshold.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,6 +129,3 @@ def run(ctx: StageContext) -> None:
                 int((table["icc"] >= ctx.config.model.icc_threshold).sum()), len(table),
                 ctx.config.model.icc_threshold)
 
-
-def read_icc(stage_dir: Path) -> pd.DataFrame:
-    return pd.read_csv(stage_dir / "icc.tsv", sep="\t")

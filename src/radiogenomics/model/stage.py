@@ -69,7 +69,6 @@ def nomogram_tables(study: Study, X_train: pd.DataFrame) -> tuple[pd.DataFrame, 
     of total points to probability, from the training patients' ranges."""
     comb = study.models["combined"]
     beta = comb.logistic_.coef_.ravel()
-    names = comb.design_names_
     oof = np.clip(study.oof["radscore"].to_numpy(), 1e-6, 1 - 1e-6)
     terms: list[dict[str, Any]] = []
     rs = np.log(oof / (1 - oof))
