@@ -69,6 +69,17 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def atomic_write_tsv(path: str | Path, table: Any, index: bool = False) -> None:
+    """Write a DataFrame as tab-separated text with :func:`atomic_write_text`."""
+    atomic_write_text(path, table.to_csv(sep="\t", index=index))
+
+
+def atomic_write_h5ad(path: str | Path, adata: Any) -> None:
+    """Write an AnnData to a temporary file beside ``path``, then rename it into place."""
+    with _temporary_beside(Path(path)) as tmp:
+        adata.write_h5ad(tmp)
+
+
 def tree_files(root: Path) -> list[Path]:
     """Every regular file under ``root`` (or ``root`` itself if it is a file), sorted."""
     if root.is_file():

@@ -159,14 +159,14 @@ def ingest_cmd(gdc_dir: Path, out_dir: Path, sample_sheet: Path | None, sample_t
 def predict_cmd(model_dir: Path, cases: Path, out_dir: Path, n_jobs: int, executor: str) -> None:
     """Score new patients with a saved model (extraction and habitats use the stored
     parameters); writes predictions.tsv and failures.tsv."""
-    from ._files import atomic_write_text
+    from ._files import atomic_write_tsv
     from .imaging.stage import read_cases
     from .model.predict import predict_cases
 
     table, failures = predict_cases(model_dir, read_cases(cases), n_jobs=n_jobs, executor=executor)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / "predictions.tsv", table.to_csv(sep="\t"))
-    atomic_write_text(out_dir / "failures.tsv", failures.to_csv(sep="\t", index=False))
+    atomic_write_tsv(out_dir / "predictions.tsv", table, index=True)
+    atomic_write_tsv(out_dir / "failures.tsv", failures)
     click.echo(f"{len(table)} case(s) scored, {len(failures)} failed → {out_dir / 'predictions.tsv'}")
 
 
@@ -187,10 +187,9 @@ def fetch_cmd(manifest: Path, out_dir: Path, api: str, token_file: Path | None,
 
     table = load_manifest(manifest, api=api)
     if manifest.suffix.lower() == ".json":
-        from ._files import atomic_write_text
+        from ._files import atomic_write_tsv
 
-        out_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out_dir / "gdc_manifest.txt", table.to_csv(sep="\t", index=False))
+        atomic_write_tsv(out_dir / "gdc_manifest.txt", table)
     token = token_file.read_text(encoding="utf-8").strip() if token_file else None
     report = fetch(table, out_dir, api=api, token=token, retries=retries)
     counts = report["status"].value_counts()

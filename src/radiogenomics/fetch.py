@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._files import atomic_write_text
+from ._files import atomic_write_tsv
 from ._logging import logger, progress
 from .errors import InputFileError, UserError
 from .io.gdc import MANIFEST_COLUMNS, read_gdc_manifest, safe_relative_name
@@ -216,7 +216,7 @@ def fetch(
             logger.warning("%s (%s): %s", row.filename, row.id, exc)
             rows.append({**record, "status": "failed", "reason": str(exc)})
     report = pd.DataFrame(rows, columns=["id", "filename", "path", "status", "reason"])
-    atomic_write_text(out / "fetch_report.tsv", report.to_csv(sep="\t", index=False))
+    atomic_write_tsv(out / "fetch_report.tsv", report)
     failed = report[report["status"] == "failed"]
     if len(failed):
         first = failed.iloc[0]

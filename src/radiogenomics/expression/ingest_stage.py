@@ -11,10 +11,11 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_write_text
+from .._files import atomic_write_h5ad, atomic_write_tsv
 from ..config import AnalysisConfig
 from ..errors import UserError
 from ..io import read_gdc_expression, read_sample_sheet
+from ..io.expression import newest_match
 from ..pipeline import StageContext
 from ..report.model import FigureBlock, Section, TableBlock, TextBlock
 
@@ -46,32 +47,24 @@ class GDCFiles:
         return out
 
 
-def _newest(folder: Path, *patterns: str) -> Path | None:
-    for pattern in patterns:
-        found = sorted(folder.glob(pattern))
-        if found:
-            return found[-1]
-    return None
-
-
 def discover_gdc_files(folder: Path, *, counts_dir: Path | None = None,
                        sample_sheet: Path | None = None, metadata: Path | None = None,
                        clinical: Path | None = None, cdr: Path | None = None,
                        biotab: Path | None = None) -> GDCFiles:
     """The files of a GDC download in ``folder``, found by their GDC names unless given."""
     counts = counts_dir or (folder / "counts" if (folder / "counts").is_dir() else folder)
-    sheet = sample_sheet or _newest(folder, "gdc_sample_sheet*.tsv")
+    sheet = sample_sheet or newest_match(folder, "gdc_sample_sheet*.tsv")
     if sheet is None:
         msg = (f"{folder}: no gdc_sample_sheet*.tsv; give the GDC sample sheet of the download "
                f"(ingest.sample_sheet)")
         raise UserError(msg)
     return GDCFiles(
         counts_dir=counts, sample_sheet=sheet,
-        metadata=metadata or _newest(folder, "metadata.cart*.json"),
-        clinical=clinical or _newest(folder, "clinical.tsv", "clinical*.tsv"),
-        cdr=cdr or _newest(folder, "TCGA-CDR-SupplementalTableS1.tsv",
+        metadata=metadata or newest_match(folder, "metadata.cart*.json"),
+        clinical=clinical or newest_match(folder, "clinical.tsv", "clinical*.tsv"),
+        cdr=cdr or newest_match(folder, "TCGA-CDR-SupplementalTableS1.tsv",
                            "TCGA-CDR-SupplementalTableS1.xlsx", "TCGA-CDR*.tsv"),
-        biotab=biotab or _newest(folder, "nationwidechildrens.org_clinical_patient_*.txt"),
+        biotab=biotab or newest_match(folder, "nationwidechildrens.org_clinical_patient_*.txt"),
     )
 
 
@@ -100,10 +93,6 @@ def external_inputs(cfg: AnalysisConfig) -> list[Path]:
     return gdc_files(cfg, Path(".")).inputs()
 
 
-def _tsv(df: pd.DataFrame, path: Path, index: bool = False) -> None:
-    atomic_write_text(path, df.to_csv(sep="\t", index=index))
-
-
 def read_download(files: GDCFiles, sample_types: list[str] | None) -> ad.AnnData:
     """:func:`radiogenomics.io.read_gdc_expression` over the files of one download."""
     return read_gdc_expression(
@@ -116,12 +105,10 @@ def write_outputs(adata: ad.AnnData, out: Path) -> None:
     (each written under a temporary name, then renamed)."""
     out.mkdir(parents=True, exist_ok=True)
     info = adata.uns["ingest"]
-    _tsv(info.pop("failures"), out / "failures.tsv")
-    _tsv(info.pop("not_chosen"), out / "not_chosen.tsv")
-    _tsv(adata.obs, out / "samples.tsv", index=True)
-    tmp = out / ".bulk.h5ad.tmp"
-    adata.write_h5ad(tmp)
-    tmp.replace(out / "bulk.h5ad")
+    atomic_write_tsv(out / "failures.tsv", info.pop("failures"))
+    atomic_write_tsv(out / "not_chosen.tsv", info.pop("not_chosen"))
+    atomic_write_tsv(out / "samples.tsv", adata.obs, index=True)
+    atomic_write_h5ad(out / "bulk.h5ad", adata)
 
 
 def run(ctx: StageContext) -> None:
@@ -137,10 +124,10 @@ def report_sections(stage_dir: Path) -> list[Section]:
     adata = ad.read_h5ad(stage_dir / "bulk.h5ad", backed="r")
     obs = adata.obs.copy()
     n_genes = adata.n_vars
+    params = adata.uns["ingest"]["params"]
     adata.file.close()
     not_chosen = pd.read_csv(stage_dir / "not_chosen.tsv", sep="\t", dtype=str, keep_default_na=False)
     failures = pd.read_csv(stage_dir / "failures.tsv", sep="\t", dtype=str, keep_default_na=False)
-    params = ad.read_h5ad(stage_dir / "bulk.h5ad", backed="r").uns["ingest"]["params"]
     blocks = [TextBlock(
         f"{len(obs)} samples ({obs['patient'].nunique()} patients) × {n_genes} genes from the "
         f"GDC STAR counts ({params.get('layout', '?')} sample-sheet layout); sample types kept: "

@@ -15,7 +15,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_write_text
+from .._files import atomic_write_h5ad, atomic_write_tsv
 from .._logging import logger
 from ..errors import UserError
 from ..pipeline import StageContext
@@ -99,13 +99,11 @@ def run(ctx: StageContext) -> None:
     unmatched = link_radscore(bulk, ct, record["thresholds"][cfg.model], model=cfg.model,
                               grouping=cfg.grouping)
     out = ctx.out_dir
-    atomic_write_text(out / "unmatched.tsv", unmatched.to_csv(sep="\t", index=False))
+    atomic_write_tsv(out / "unmatched.tsv", unmatched)
     cols = ["patient", "rad_score", "rad_prob", "rad_group"]
-    atomic_write_text(out / "linked.tsv", bulk.obs.loc[bulk.obs["rad_group"].notna(), cols]
-                      .to_csv(sep="\t"))
-    tmp = out / ".bulk.h5ad.tmp"
-    bulk.write_h5ad(tmp)
-    tmp.replace(out / "bulk.h5ad")
+    atomic_write_tsv(out / "linked.tsv", bulk.obs.loc[bulk.obs["rad_group"].notna(), cols],
+                     index=True)
+    atomic_write_h5ad(out / "bulk.h5ad", bulk)
 
 
 def report_sections(stage_dir: Path) -> list[Section]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from .._files import atomic_write_text, json_dumps
+from .._files import atomic_write_h5ad, atomic_write_text, atomic_write_tsv, json_dumps
 from .._logging import logger, progress
 from ..errors import UserError
 from ..pipeline import StageContext
@@ -101,6 +101,22 @@ def _patient_habitats(job: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def add_supervoxel_settings(jobs: list[dict[str, Any]], *, window: int, n_supervoxels: int,
+                            spatial_weight: float, seed: int) -> None:
+    """Give each case job what :func:`patient_supervoxels` needs (in place)."""
+    for job in jobs:
+        job.update(window=window, n_supervoxels=n_supervoxels, spatial_weight=spatial_weight,
+                   seed=seed)
+
+
+def add_habitat_model(jobs: list[dict[str, Any]], phase1: list[dict[str, Any]], *,
+                      model: Path, maps: Path | str, params: Path | str) -> None:
+    """Give each job its supervoxels and the fitted model for :func:`patient_habitats`."""
+    for job, r in zip(jobs, phase1, strict=True):
+        job.update(model=str(model), maps=str(maps), params=str(params), labels=r["labels"],
+                   descriptors=r["descriptors"])
+
+
 def run(ctx: StageContext) -> None:
     """Fit habitats on the training cohort, apply to all, extend ``radiomics.h5ad``."""
     import anndata as ad
@@ -116,9 +132,8 @@ def run(ctx: StageContext) -> None:
         raise UserError(msg)
     jobs = case_jobs(cases, mask_label=extract_cfg.mask_label, qc=qc_settings(ctx.config),
                      allow_resample=extract_cfg.allow_slice_resample)
-    for job in jobs:
-        job.update(window=cfg.window, n_supervoxels=cfg.supervoxels,
-                   spatial_weight=cfg.spatial_weight, seed=cfg.seed)
+    add_supervoxel_settings(jobs, window=cfg.window, n_supervoxels=cfg.supervoxels,
+                            spatial_weight=cfg.spatial_weight, seed=cfg.seed)
     n_jobs = cfg.n_jobs or extract_cfg.n_jobs or 2
     executor = extract_cfg.executor
     phase1 = list(progress(run_jobs(patient_supervoxels, jobs, n_jobs, executor,
@@ -135,9 +150,7 @@ def run(ctx: StageContext) -> None:
     maps = ctx.out_dir / "maps"
     maps.mkdir()
     params = str(cfg.params or HABITAT_PARAMS)
-    for job, r in zip(jobs, phase1, strict=True):
-        job.update(model=str(ctx.out_dir / "model.json"), maps=str(maps), params=params,
-                   labels=r["labels"], descriptors=r["descriptors"])
+    add_habitat_model(jobs, phase1, model=ctx.out_dir / "model.json", maps=maps, params=params)
     rows = list(progress(run_jobs(patient_habitats, jobs, n_jobs, executor,
                                   extract_cfg.scheduler_address),
                          description="habitats", total=len(jobs)))
@@ -214,13 +227,11 @@ def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  #
            ari: np.ndarray, cases: pd.DataFrame) -> None:
     k = model.k_
     combined, table = habitat_anndata(adata, rows, model, ari)
-    tmp = out / ".radiomics.h5ad.tmp"
-    combined.write_h5ad(tmp)
-    tmp.replace(out / "radiomics.h5ad")
+    atomic_write_h5ad(out / "radiomics.h5ad", combined)
     per_patient = table.assign(cohort=cases["cohort"].to_numpy(),
                                center=cases["center"].to_numpy() if "center" in cases else "",
                                lnm=cases["lnm"].to_numpy() if "lnm" in cases else np.nan)
-    atomic_write_text(out / "habitats.tsv", per_patient.reset_index().to_csv(sep="\t", index=False))
+    atomic_write_tsv(out / "habitats.tsv", per_patient.reset_index())
     summary = {"k": k, "criterion": model.criterion,
                "scores": {str(kk): v for kk, v in sorted(model.scores_.items())},
                "bootstrap_ari": [round(float(a), 6) for a in ari],

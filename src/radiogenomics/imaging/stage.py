@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._files import atomic_write_text
+from .._files import atomic_write_h5ad, atomic_write_tsv
 from ..config import AnalysisConfig
 from ..errors import UserError
 from ..pipeline import StageContext
@@ -95,12 +95,9 @@ def run(ctx: StageContext) -> None:
 def write_outputs(adata, out_dir: Path) -> None:  # noqa: ANN001 - AnnData
     """``radiomics.h5ad``, ``qc.tsv`` and ``failures.tsv``, each written atomically."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / ".radiomics.h5ad.tmp"
-    adata.write_h5ad(tmp)
-    tmp.replace(out_dir / "radiomics.h5ad")
-    atomic_write_text(out_dir / "qc.tsv", adata.uns["qc"].to_csv(sep="\t", index=False))
-    atomic_write_text(out_dir / "failures.tsv",
-                      adata.uns["failures"].to_csv(sep="\t", index=False))
+    atomic_write_h5ad(out_dir / "radiomics.h5ad", adata)
+    atomic_write_tsv(out_dir / "qc.tsv", adata.uns["qc"])
+    atomic_write_tsv(out_dir / "failures.tsv", adata.uns["failures"])
 
 
 def report_sections(stage_dir: Path) -> list[Section]:

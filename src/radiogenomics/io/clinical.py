@@ -11,6 +11,7 @@ import pandas as pd
 
 from .._logging import logger
 from ..errors import InputFileError
+from .gdc import read_table
 
 __all__ = ["CDR_ENDPOINTS", "read_biotab_patient", "read_gdc_clinical", "read_tcga_cdr"]
 
@@ -46,13 +47,8 @@ _NUMERIC = ("age", "days_to_death", "days_to_last_follow_up", "days_to_follow_up
 
 
 def _read(path: Path, what: str, **kwargs: object) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False,  # type: ignore[call-overload,no-any-return]
-                           **kwargs)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such file (expected a {what})") from None
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot be read as a tab-separated {what} ({exc})") from None
+    """A tab-separated table as text, every cell a string (missing-value tokens handled later)."""
+    return read_table(path, what, dtype=str, keep_default_na=False, **kwargs)
 
 
 def _numeric(table: pd.DataFrame, col: str, path: Path) -> pd.Series:

@@ -19,12 +19,21 @@ __all__ = ["find_cart_metadata", "read_gdc_expression"]
 PAR_Y = "_PAR_Y"
 
 
+def newest_match(folder: Path, *patterns: str) -> Path | None:
+    """The last (by name) file in ``folder`` matching the first pattern that matches any."""
+    for pattern in patterns:
+        found = sorted(Path(folder).glob(pattern))
+        if found:
+            return found[-1]
+    return None
+
+
 def find_cart_metadata(*folders: Path) -> Path | None:
     """The newest ``metadata.cart*.json`` in the first folder that has one."""
     for folder in folders:
-        found = sorted(Path(folder).glob("metadata.cart*.json"))
-        if found:
-            return found[-1]
+        found = newest_match(folder, "metadata.cart*.json")
+        if found is not None:
+            return found
     return None
 
 

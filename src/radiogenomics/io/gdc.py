@@ -24,7 +24,8 @@ SHEET_COMMON = ("File ID", "File Name", "Data Category", "Data Type", "Project I
 SHEET_2025 = ("Tissue Type", "Tumor Descriptor", "Specimen Type", "Preservation Method")
 
 
-def _read_table(path: Path, what: str, **kwargs: object) -> pd.DataFrame:
+def read_table(path: Path, what: str, **kwargs: object) -> pd.DataFrame:
+    """``pd.read_csv`` of a tab-separated ``what``, with errors that name the file."""
     try:
         return pd.read_csv(path, sep="\t", **kwargs)  # type: ignore[call-overload,no-any-return]
     except FileNotFoundError:
@@ -63,7 +64,7 @@ def read_star_counts(path: str | Path) -> tuple[pd.DataFrame, pd.Series]:
         On a missing column, a negative or non-integer count, or a duplicated gene ID.
     """
     path = Path(path)
-    table = _read_table(path, "GDC STAR gene counts file", comment="#", dtype={"gene_id": str},
+    table = read_table(path, "GDC STAR gene counts file", comment="#", dtype={"gene_id": str},
                         low_memory=False)
     _require(table, COUNT_COLUMNS, path, "GDC STAR gene counts file")
     is_qc = table["gene_id"].str.startswith("N_")
@@ -129,7 +130,7 @@ def read_gdc_manifest(path: str | Path) -> pd.DataFrame:
     if nul:
         msg = f"{path}: contains a NUL byte; a GDC manifest is plain tab-separated text"
         raise InputFileError(msg)
-    table = _read_table(path, "GDC manifest", dtype=str, keep_default_na=False)
+    table = read_table(path, "GDC manifest", dtype=str, keep_default_na=False)
     _require(table, ("id", "filename", "md5", "size"), path, "GDC manifest")
     if "state" not in table.columns:
         table["state"] = ""
@@ -167,7 +168,7 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     specimen_type, preservation_method`` (2025), and ``layout`` (``"pre2025"`` or ``"2025"``).
     """
     path = Path(path)
-    table = _read_table(path, "GDC sample sheet", dtype=str, keep_default_na=False)
+    table = read_table(path, "GDC sample sheet", dtype=str, keep_default_na=False)
     _require(table, SHEET_COMMON, path, "GDC sample sheet")
     if "Sample Type" in table.columns:
         layout, extra = "pre2025", ("Sample Type",)

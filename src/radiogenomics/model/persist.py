@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .._files import atomic_write_text, json_dumps
+from .._files import _temporary_beside, atomic_write_text, atomic_write_tsv, json_dumps
 from ..errors import InputFileError
 from .study import Study
 
@@ -34,9 +34,8 @@ def save_study(study: Study, out: Path, *, provenance: dict[str, Any],
     """Write ``model.skops``, ``model.json`` and the ``copies`` (name → source file) to ``out``."""
     import skops.io as sio
 
-    tmp = out / ".model.skops.tmp"
-    sio.dump({"models": study.models}, tmp)
-    tmp.replace(out / "model.skops")
+    with _temporary_beside(out / "model.skops") as tmp:
+        sio.dump({"models": study.models}, tmp)
     train_ids = sorted(map(str, study.oof.index))
     record = {
         "format_version": FORMAT_VERSION,
@@ -52,7 +51,7 @@ def save_study(study: Study, out: Path, *, provenance: dict[str, Any],
         if src is not None:
             shutil.copyfile(src, out / name)
             record["files"][name] = name
-    study.oof.rename_axis("patient_id").to_csv(out / "oof.tsv", sep="\t")
+    atomic_write_tsv(out / "oof.tsv", study.oof.rename_axis("patient_id"), index=True)
     atomic_write_text(out / "model.json", json_dumps(record))
 
 

@@ -19,7 +19,13 @@ __all__ = ["predict_cases"]
 def _habitat_features(adata, cases: pd.DataFrame, folder: Path, record: dict[str, Any],  # noqa: ANN001
                       n_jobs: int, executor: str):  # noqa: ANN202
     from ..imaging.extract import case_jobs, run_jobs
-    from ..imaging.habitat_stage import habitat_anndata, patient_habitats, patient_supervoxels
+    from ..imaging.habitat_stage import (
+        add_habitat_model,
+        add_supervoxel_settings,
+        habitat_anndata,
+        patient_habitats,
+        patient_supervoxels,
+    )
     from ..imaging.habitats import HabitatModel
     from ..imaging.qc import QCSettings
 
@@ -27,16 +33,13 @@ def _habitat_features(adata, cases: pd.DataFrame, folder: Path, record: dict[str
     ordered = cases.set_index("patient_id", drop=False).loc[list(adata.obs_names)]
     jobs = case_jobs(ordered, mask_label=ext["mask_label"], qc=QCSettings(**ext["qc"]),
                      allow_resample=ext["allow_slice_resample"])
-    for job in jobs:
-        job.update(window=settings["window"], n_supervoxels=settings["supervoxels"],
-                   spatial_weight=settings["spatial_weight"], seed=settings["seed"])
+    add_supervoxel_settings(jobs, window=settings["window"], n_supervoxels=settings["supervoxels"],
+                            spatial_weight=settings["spatial_weight"], seed=settings["seed"])
     phase1 = list(progress(run_jobs(patient_supervoxels, jobs, n_jobs, executor),  # type: ignore[arg-type]
                            description="supervoxels", total=len(jobs)))
     with tempfile.TemporaryDirectory() as maps:
-        for job, r in zip(jobs, phase1, strict=True):
-            job.update(model=str(folder / "habitat_model.json"), maps=maps,
-                       params=str(folder / "habitat_params.yaml"), labels=r["labels"],
-                       descriptors=r["descriptors"])
+        add_habitat_model(jobs, phase1, model=folder / "habitat_model.json", maps=maps,
+                          params=folder / "habitat_params.yaml")
         rows = list(progress(run_jobs(patient_habitats, jobs, n_jobs, executor),  # type: ignore[arg-type]
                              description="habitats", total=len(jobs)))
     model = HabitatModel.load(folder / "habitat_model.json")

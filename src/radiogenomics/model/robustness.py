@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_write_text
+from .._files import atomic_write_tsv
 from .._logging import logger, progress
 from ..errors import UserError
 from ..pipeline import StageContext
@@ -119,12 +119,11 @@ def run(ctx: StageContext) -> None:
     for r in failed:
         logger.warning("robustness: %s skipped (%s)", r["patient_id"], r["reason"])
     table = feature_icc(results)
-    atomic_write_text(ctx.out_dir / "icc.tsv", table.to_csv(sep="\t", index=False))
-    atomic_write_text(ctx.out_dir / "patients.tsv",
-                      pd.DataFrame({"patient_id": [r["patient_id"] for r in results],
-                                    "status": [r["status"] for r in results],
-                                    "reason": [r.get("reason", "") for r in results]})
-                      .to_csv(sep="\t", index=False))
+    atomic_write_tsv(ctx.out_dir / "icc.tsv", table)
+    atomic_write_tsv(ctx.out_dir / "patients.tsv",
+                     pd.DataFrame({"patient_id": [r["patient_id"] for r in results],
+                                   "status": [r["status"] for r in results],
+                                   "reason": [r.get("reason", "") for r in results]}))
     logger.info("ICC over %d patients: %d of %d features ≥ %.2f", int(table["n_patients"].iloc[0]),
                 int((table["icc"] >= ctx.config.model.icc_threshold).sum()), len(table),
                 ctx.config.model.icc_threshold)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_write_text
+from .._files import atomic_write_tsv
 from .._logging import logger
 from ..errors import UserError
 from ..pipeline import StageContext
@@ -17,10 +17,6 @@ from .persist import save_study
 from .study import Study, design_matrix, evaluate_study, fit_study
 
 TABLES = ("metrics", "predictions", "delong", "calibration", "dca", "roc")
-
-
-def _tsv(df: pd.DataFrame, path: Path, index: bool = False) -> None:
-    atomic_write_text(path, df.to_csv(sep="\t", index=index))
 
 
 def select_features(var: pd.DataFrame, icc: pd.DataFrame | None, feature_set: str,
@@ -189,17 +185,17 @@ def run(ctx: StageContext) -> None:
     results = evaluate_study(study, X, obs, n_boot=cfg.bootstrap, seed=cfg.seed)
     out = ctx.out_dir
     for name in TABLES:
-        _tsv(results[name], out / f"{name}.tsv", index=(name == "predictions"))
+        atomic_write_tsv(out / f"{name}.tsv", results[name], index=(name == "predictions"))
     formula = radscore_formula(study)
     table["selected"] = table["feature_id"].isin(formula["feature"])
-    _tsv(table, out / "features.tsv")
-    _tsv(formula, out / "radscore_formula.tsv")
+    atomic_write_tsv(out / "features.tsv", table)
+    atomic_write_tsv(out / "radscore_formula.tsv", formula)
     nomogram, total = nomogram_tables(study, X.loc[(obs["cohort"] == cfg.train_cohort).to_numpy()])
-    _tsv(nomogram, out / "nomogram.tsv")
-    _tsv(total, out / "nomogram_total.tsv")
-    _tsv(roc_band(results["predictions"], results["metrics"],
-                  sorted({"radscore", "clinical", "combined", study.best}), seed=cfg.seed),
-         out / "roc_band.tsv")
+    atomic_write_tsv(out / "nomogram.tsv", nomogram)
+    atomic_write_tsv(out / "nomogram_total.tsv", total)
+    atomic_write_tsv(out / "roc_band.tsv", roc_band(
+        results["predictions"], results["metrics"],
+        sorted({"radscore", "clinical", "combined", study.best}), seed=cfg.seed))
     from ..imaging.extract import DEFAULT_PARAMS
     from ..imaging.habitat_stage import HABITAT_PARAMS
 
