@@ -215,6 +215,51 @@ class LinkConfig(Section):
     grouping: Literal["threshold", "median"] = "threshold"
 
 
+class DEConfig(Section):
+    """Differential expression by rad-score group (stage ``de``; PyDESeq2).
+
+    Design ``~ covariates + group``; genes need ``min_count`` reads in ``min_samples`` samples
+    (default: the smaller group's size). ``size_factors`` ``auto`` uses ``ratio`` unless every
+    gene has a zero, then ``poscounts``. ``lfc_threshold`` > 0 tests ``|log2FC| >`` it.
+    ``volcano_log2fc`` only marks the figures; ``top_genes`` fills the heatmap. ``n_cpus``
+    bounds PyDESeq2's workers (memory grows with them)."""
+
+    group_key: str = "rad_group"
+    reference: str = "low"
+    covariates: list[str] = Field(default_factory=list)
+    min_count: int = Field(10, ge=0)
+    min_samples: int | None = Field(None, ge=1)
+    size_factors: Literal["auto", "ratio", "poscounts", "iterative"] = "auto"
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    lfc_threshold: float = Field(0.0, ge=0.0)
+    shrink: bool = False
+    n_cpus: int | None = Field(None, ge=1)
+    volcano_log2fc: float = Field(0.5, ge=0.0)
+    top_genes: int = Field(40, ge=2, le=500)
+
+
+class GSEAConfig(Section):
+    """Gene-set enrichment (stage ``gsea``; gseapy): preranked GSEA on the DE ``rank_by``
+    column with each GMT file in ``gene_sets`` (default: the simulated world's) and, when
+    ``marker_sets`` is on, the cell-type markers of the single-cell ``reference`` (default: the
+    simulated world's). Per-sample ssGSEA scores of every tested set are correlated with the
+    rad-score. Sets with FDR below ``fdr`` get a running-score plot."""
+
+    gene_sets: list[InputFile] = Field(default_factory=list)
+    marker_sets: bool = True
+    reference: InputFile | None = None
+    cell_type_key: str = "cell_type"
+    donor_key: str | None = "donor"
+    n_markers: int = Field(50, ge=5, le=500)
+    rank_by: Literal["stat", "log2FoldChange"] = "stat"
+    permutations: int = Field(1000, ge=10)
+    min_size: int = Field(15, ge=1)
+    max_size: int = Field(500, ge=2)
+    seed: int = Field(0, ge=0)
+    threads: int | None = Field(None, ge=1)
+    fdr: float = Field(0.05, gt=0.0, le=1.0)
+
+
 class ReportConfig(Section):
     """The single-file HTML report (stage ``report``)."""
 
@@ -235,6 +280,8 @@ class AnalysisConfig(Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     link: LinkConfig = Field(default_factory=LinkConfig)
+    de: DEConfig = Field(default_factory=DEConfig)
+    gsea: GSEAConfig = Field(default_factory=GSEAConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     #: where the config was read from (set by :func:`load_config`, not part of the file)

@@ -100,6 +100,12 @@ def _ingest_inputs(cfg: AnalysisConfig) -> list[Path]:
     return external_inputs(cfg)
 
 
+def _gsea_inputs(cfg: AnalysisConfig) -> list[Path]:
+    from .expression.gsea_stage import external_inputs
+
+    return external_inputs(cfg)
+
+
 def _report_outputs(cfg: AnalysisConfig) -> list[Path]:
     return [cfg.resolved_report_path()]
 
@@ -180,10 +186,32 @@ STAGES: tuple[Stage, ...] = (
         packages=("numpy", "pandas", "anndata"),
     ),
     Stage(
+        name="de",
+        run="radiogenomics.expression.de_stage:run",
+        report="radiogenomics.expression.de_stage:report_sections",
+        description="differential expression, high vs low rad-score (PyDESeq2), and VST",
+        needs=("link",),
+        sections=("de",),
+        outputs=("results.tsv", "vst.h5ad", "pca.tsv", "heatmap.tsv", "params.json"),
+        packages=("numpy", "pandas", "anndata", "pydeseq2", "scikit-learn", "statsmodels"),
+    ),
+    Stage(
+        name="gsea",
+        run="radiogenomics.expression.gsea_stage:run",
+        report="radiogenomics.expression.gsea_stage:report_sections",
+        description="preranked GSEA of the DE statistic and per-sample ssGSEA scores (gseapy)",
+        needs=("simulate", "de"),
+        sections=("gsea",),
+        outputs=("gsea.tsv", "ranking.tsv", "pathway_scores.tsv", "samples.tsv", "params.json"),
+        inputs=_gsea_inputs,
+        packages=("numpy", "pandas", "anndata", "gseapy"),
+    ),
+    Stage(
         name="report",
         run="radiogenomics.report.stage:run",
         description="the single-file interactive HTML report",
-        needs=("simulate", "extract", "habitats", "robustness", "model", "ingest", "link"),
+        needs=("simulate", "extract", "habitats", "robustness", "model", "ingest", "link", "de",
+               "gsea"),
         sections=("report",),
         outputs=("index.html",),
         external_outputs=_report_outputs,

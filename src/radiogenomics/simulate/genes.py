@@ -45,6 +45,10 @@ PROGRAMMES = {
     "SIM_KERATINIZATION": (-0.30, ("KRT1", "KRT10", "IVL", "SPRR1A", "LOR")),
 }
 N_DECOYS = 26
+#: SD of the type-specific log-expression of non-marker genes around the shared baseline
+TYPE_VARIATION_SD = 0.25
+#: a gene counts as planted DE (high vs low latent) when its true |log2FC| reaches this
+DE_MIN_LOG2FC = 0.2
 DIRECT_DE_PER_1000 = 8  # individually planted DE genes (outside any set) per 1000 genes
 
 
@@ -155,10 +159,11 @@ def build_gene_model(n_genes: int, n_markers: int, programme_size: int,
         {"gene_id": ids, "gene_name": names.astype(str), "gene_type": gene_type, "length": length}
     )
 
-    # profiles: a shared baseline, type-specific variation, markers high in their own type
+    # profiles: a shared baseline, modest type-specific variation (so that shifts in cell
+    # composition move background genes only a little), markers high in their own type
     base = rng.normal(0.0, 1.6, size=n_genes)
     base[gene_type != "protein_coding"] -= 1.5
-    log_prof = base[None, :] + rng.normal(0.0, 0.45, size=(n_types, n_genes))
+    log_prof = base[None, :] + rng.normal(0.0, TYPE_VARIATION_SD, size=(n_types, n_genes))
     for t_i, t in enumerate(CELL_TYPES):
         idx = markers[t]
         lift = rng.uniform(2.5, 4.5, size=idx.size)

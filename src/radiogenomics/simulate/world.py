@@ -31,7 +31,7 @@ from .._logging import logger, progress
 from ..errors import UserError
 from . import gdc
 from ._scales import SCANNERS, SIZES, WorldSize
-from .genes import CELL_TYPES, PROGRAMMES, GeneModel, build_gene_model
+from .genes import CELL_TYPES, DE_MIN_LOG2FC, PROGRAMMES, GeneModel, build_gene_model
 from .imaging import write_imaging
 from .patients import clinical_from_latent, draw_imaging_patients, lnm_probability
 from .reference import draw_reference
@@ -193,6 +193,7 @@ def _gene_truth(genes: GeneModel, expected: np.ndarray, high: np.ndarray) -> pd.
             "true_log2FC": lfc,
             "mean_expression_cpm": norm.mean(axis=0) * 1e6,
             "planted": cat,
+            "de": np.abs(lfc) >= DE_MIN_LOG2FC,
         }
     )
 
@@ -415,7 +416,9 @@ def _summary(imaging: pd.DataFrame, files: pd.DataFrame, patients: pd.DataFrame,
         "events": {k: int(patients[k].sum()) for k in ("OS", "DSS", "PFI")},
         "n_reference_cells": size.n_cells,
         "n_reference_donors": size.n_donors,
-        "gene_sets": {"planted": len(genes.programme_genes), "decoys": len(genes.decoys)},
+        "gene_sets": {"planted": len(genes.programme_genes), "decoys": len(genes.decoys),
+                      "min_log_effect_per_sd": min(abs(v[0]) for v in PROGRAMMES.values())},
+        "de_min_log2fc": DE_MIN_LOG2FC,
     }
 
 

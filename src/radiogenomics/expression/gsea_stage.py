@@ -1,0 +1,202 @@
+"""Stage ``gsea``: preranked GSEA of the DE statistic with the configured GMT collections and
+the single-cell reference's cell-type markers, and per-sample ssGSEA scores against the
+rad-score."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from .._files import atomic_write_text, atomic_write_tsv, file_md5, json_dumps
+from .._logging import logger
+from ..config import AnalysisConfig
+from ..errors import UserError
+from ..io.genesets import read_gmt, write_gmt
+from ..pipeline import StageContext
+from ..report.model import FigureBlock, Section, TableBlock, TextBlock
+from .enrichment import enrichment, pathway_scores
+
+#: collection name of the sets built from the single-cell reference
+MARKER_COLLECTION = "cell_type_markers"
+#: running-score plots shown in the report at most
+MAX_RUNNING_PLOTS = 12
+
+
+def _world_file(run_dir: Path, *parts: str) -> Path:
+    from ..simulate.stage import world_dir
+
+    return world_dir(run_dir / "simulate").joinpath(*parts)
+
+
+def gmt_files(cfg: AnalysisConfig, run_dir: Path) -> list[Path]:
+    """The configured GMT files, or the simulated world's when none are configured."""
+    return list(cfg.gsea.gene_sets) or [_world_file(run_dir, "gene_sets", "gene_sets.gmt")]
+
+
+def reference_file(cfg: AnalysisConfig, run_dir: Path) -> Path:
+    """The configured single-cell reference, or the simulated world's."""
+    return cfg.gsea.reference or _world_file(run_dir, "reference", "reference.h5ad")
+
+
+def external_inputs(cfg: AnalysisConfig) -> list[Path]:
+    """Configured GMT files and reference (the simulated world's are covered by ``simulate``)."""
+    files = list(cfg.gsea.gene_sets)
+    if cfg.gsea.marker_sets and cfg.gsea.reference is not None:
+        files.append(cfg.gsea.reference)
+    return files
+
+
+def marker_sets(path: Path, cfg: AnalysisConfig) -> tuple[dict[str, list[str]], pd.DataFrame]:
+    """Cell-type marker sets ``CELLTYPE_<TYPE>`` from the reference at ``path``."""
+    from ..deconvolution import marker_genes
+
+    try:
+        reference = ad.read_h5ad(path)
+    except (OSError, KeyError, ValueError) as exc:
+        msg = f"{path}: cannot be read as an h5ad single-cell reference ({exc})"
+        raise UserError(msg) from None
+    g = cfg.gsea
+    try:
+        markers = marker_genes(reference, cell_type_key=g.cell_type_key, donor_key=g.donor_key,
+                               n_markers=g.n_markers)
+    except UserError as exc:
+        raise UserError(f"{path}: {exc}") from None
+    sets = {}
+    for cell_type, part in markers.groupby("cell_type", sort=False):
+        name = "CELLTYPE_" + re.sub(r"[^A-Za-z0-9]+", "_", str(cell_type)).strip("_").upper()
+        sets[name] = part["gene"].astype(str).tolist()
+    return sets, markers
+
+
+def run(ctx: StageContext) -> None:
+    """Enrichment of the DE ranking and per-sample pathway scores."""
+    cfg = ctx.config.gsea
+    de_dir = ctx.upstream["de"]
+    results = pd.read_csv(de_dir / "results.tsv", sep="\t", index_col=0, keep_default_na=False,
+                          na_values=[""])
+    results["gene_name"] = results["gene_name"].astype(str)
+    vst = ad.read_h5ad(de_dir / "vst.h5ad")
+    vst.layers["vst"] = np.asarray(vst.X)
+    vst.uns["de"] = {"results": results}
+    collections: dict[str, dict[str, list[str]]] = {}
+    sources = []
+    for path in gmt_files(ctx.config, ctx.run_dir):
+        name = path.name.removesuffix(".gmt")
+        if name in collections:
+            msg = f"gsea.gene_sets: two GMT files are named {path.name}; rename one"
+            raise UserError(msg)
+        collections[name] = read_gmt(path)
+        sources.append({"collection": name, "file": str(path), "md5": file_md5(path),
+                        "n_sets": len(collections[name])})
+    if cfg.marker_sets:
+        ref = reference_file(ctx.config, ctx.run_dir)
+        sets, markers = marker_sets(ref, ctx.config)
+        collections[MARKER_COLLECTION] = sets
+        atomic_write_tsv(ctx.out_dir / "markers.tsv", markers)
+        write_gmt(ctx.out_dir / f"{MARKER_COLLECTION}.gmt", sets,
+                  {k: f"markers of {k.removeprefix('CELLTYPE_')} in {ref.name}" for k in sets})
+        sources.append({"collection": MARKER_COLLECTION, "file": str(ref), "md5": file_md5(ref),
+                        "n_sets": len(sets)})
+    threads = cfg.threads or 1
+    enrichment(vst, collections, rank_by=cfg.rank_by, permutations=cfg.permutations,
+               seed=cfg.seed, threads=threads, min_size=cfg.min_size, max_size=cfg.max_size)
+    gsea = vst.uns["gsea"]
+    table = gsea["results"]
+    out = ctx.out_dir
+    atomic_write_tsv(out / "gsea.tsv", table)
+    atomic_write_tsv(out / "ranking.tsv", gsea["ranking"].rename_axis("gene").reset_index())
+    shown = table[table["FDR q-val"] < cfg.fdr]["Term"].tolist()
+    running = [gsea["running"][t].assign(term=t) for t in shown]
+    if running:
+        atomic_write_tsv(out / "running_es.tsv", pd.concat(running, ignore_index=True))
+    all_sets = {name: genes for sets in collections.values() for name, genes in sets.items()}
+    tested = {t: all_sets[t] for t in table["Term"]}
+    pathway_scores(vst, tested, layer="vst", min_size=cfg.min_size, max_size=cfg.max_size,
+                   threads=threads, seed=cfg.seed)
+    scores = vst.obsm["pathway_scores"]
+    scores.index.name = "sample"
+    atomic_write_tsv(out / "pathway_scores.tsv", scores, index=True)
+    atomic_write_tsv(out / "samples.tsv", linked_samples(vst))
+    if "association" in vst.uns["pathway_scores"]:
+        atomic_write_tsv(out / "pathway_association.tsv",
+                         vst.uns["pathway_scores"]["association"], index=True)
+    logger.info("gsea: %d of %d sets with FDR < %g", len(shown), len(table), cfg.fdr)
+    atomic_write_text(out / "params.json", json_dumps({
+        **gsea["params"], "fdr_shown": cfg.fdr, "sources": sources,
+        "pathway_scores": vst.uns["pathway_scores"]["params"]}))
+
+
+def report_sections(stage_dir: Path) -> list[Section]:
+    """NES chart, running-score plots of significant sets, pathway score against rad-score."""
+    from ..report.figures import scatter
+    from .figures import nes_figure, running_es_figure, thin_running
+
+    params = json.loads((stage_dir / "params.json").read_text(encoding="utf-8"))
+    table = pd.read_csv(stage_dir / "gsea.tsv", sep="\t", keep_default_na=False,
+                        na_values=[""], dtype={"Term": str, "Lead_genes": str, "collection": str})
+    fdr = params["fdr_shown"]
+    sig = table[table["FDR q-val"] < fdr]
+    coll = "; ".join(f"{s['collection']} ({s['n_sets']} sets, md5 {s['md5'][:8]})"
+                     for s in params["sources"])
+    blocks: list = [TextBlock(
+        f"Preranked GSEA (gseapy) of the {params['n_ranked_genes']} genes ranked by the DE "
+        f"{params['rank_by']}, {params['permutations']} gene-set permutations (seed "
+        f"{params['seed']}), sets of {params['min_size']}–{params['max_size']} genes, FDR within "
+        f"each collection. Collections: {coll}. {len(sig)} of {len(table)} sets have FDR < {fdr} "
+        f"({int((sig['NES'] > 0).sum())} enriched in high, {int((sig['NES'] < 0).sum())} in "
+        f"low rad-score tumours).")]
+    blocks.append(FigureBlock(nes_figure(table, fdr=fdr, title="Gene-set enrichment (NES)"),
+                              data=table, name="gsea_nes",
+                              caption=f"Coloured bars: FDR < {fdr}; positive NES: higher in high "
+                                      f"rad-score tumours."))
+    running_path = stage_dir / "running_es.tsv"
+    if running_path.is_file() and len(sig):
+        running = pd.read_csv(running_path, sep="\t", dtype={"gene": str, "term": str},
+                              keep_default_na=False)
+        for _, row in sig.head(MAX_RUNNING_PLOTS).iterrows():
+            part = thin_running(running[running["term"] == row["Term"]].reset_index(drop=True))
+            lead = str(row["Lead_genes"]).split(";")
+            blocks.append(FigureBlock(
+                running_es_figure(part, term=row["Term"], nes=row["NES"], fdr=row["FDR q-val"],
+                                  lead=lead),
+                data=part.drop(columns=["term"]), name=f"gsea_running_{row['Term']}",
+                caption=f"Running enrichment score of {row['Term']} ({row['collection']}); "
+                        f"{len(lead)} lead genes marked."))
+    scores = pd.read_csv(stage_dir / "pathway_scores.tsv", sep="\t", index_col=0)
+    assoc_path = stage_dir / "pathway_association.tsv"
+    if assoc_path.is_file():
+        assoc = pd.read_csv(assoc_path, sep="\t", index_col=0).sort_values("pvalue", kind="stable")
+        blocks.append(TableBlock(assoc.reset_index(), name="pathway_rad_score_correlation",
+                                 caption="Spearman correlation of each set's ssGSEA score with "
+                                         "the rad-score (BH-adjusted)."))
+        linked = pd.read_csv(stage_dir / "samples.tsv", sep="\t", dtype={"sample": str, "patient": str})
+        for term in assoc.index[:4]:
+            data = pd.DataFrame({"sample": scores.index.astype(str).to_numpy(),
+                                 "score": scores[term].to_numpy()})
+            data = data.merge(linked, on="sample", how="inner").dropna()
+            if data.empty:
+                continue
+            rho = assoc.loc[term, "rho"]
+            blocks.append(FigureBlock(
+                scatter(data, x="rad_score", y="score", color="rad_group", hover="patient",
+                        title=f"{term}: ssGSEA score against rad-score (ρ = {rho:.2f})",
+                        x_label="rad-score", y_label="ssGSEA score"),
+                data=data, name=f"pathway_score_{term}",
+                caption="One point per linked tumour."))
+    return [Section(id="gsea", title="Radiogenomics: gene-set enrichment", blocks=blocks)]
+
+
+def linked_samples(vst: ad.AnnData) -> pd.DataFrame:
+    """Sample, patient, rad-score and group of the tumours DE compared."""
+    obs = vst.obs
+    return pd.DataFrame({
+        "sample": obs.index.astype(str),
+        "patient": obs["patient"].astype(str).to_numpy() if "patient" in obs else obs.index.astype(str),
+        "rad_score": obs["rad_score"].to_numpy(dtype=float) if "rad_score" in obs else np.nan,
+        "rad_group": obs["rad_group"].astype(str).to_numpy() if "rad_group" in obs else "",
+    })
