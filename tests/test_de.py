@@ -195,13 +195,14 @@ def planted_sets(adata: ad.AnnData) -> dict[str, list[str]]:
     return sets
 
 
-def test_gsea_equals_gseapy_prerank_and_finds_planted_sets() -> None:
+def test_gsea_prerank_equals_gseapy_prerank_and_finds_planted_sets() -> None:
     import gseapy
 
     adata, _ = counts_world(seed=7, n=40)
     differential_expression(adata, n_cpus=1)
     sets = planted_sets(adata)
-    enrichment(adata, {"toy": sets}, permutations=200, seed=3, min_size=10, max_size=100)
+    enrichment(adata, {"toy": sets}, permutation="gene_set", permutations=200, seed=3,
+               min_size=10, max_size=100)
     ours = adata.uns["gsea"]["results"].set_index("Term")
     rnk = adata.uns["de"]["results"].set_index("gene_name")["stat"].dropna().sort_values(
         ascending=False)
@@ -222,8 +223,42 @@ def test_gsea_equals_gseapy_prerank_and_finds_planted_sets() -> None:
     assert running["hit"].sum() == len(set(sets["UP_SET"]) & set(rnk.index))
 
 
-def test_gsea_without_planted_effect_finds_no_set() -> None:
+def test_gsea_phenotype_permutation_equals_gseapy_gsea() -> None:
+    import gseapy
+
+    adata, _ = counts_world(seed=7, n=40)
+    differential_expression(adata, n_cpus=1)
+    sets = planted_sets(adata)
+    enrichment(adata, {"toy": sets}, permutations=100, seed=5, min_size=10, max_size=100)
+    ours = adata.uns["gsea"]["results"].set_index("Term")
+    used = np.isfinite(adata.layers["vst"]).any(axis=1)
+    cols = np.isfinite(adata.layers["vst"][used]).all(axis=0)
+    groups = adata.obs["rad_group"].astype(str).to_numpy()[used]
+    order = np.concatenate([np.flatnonzero(groups == "high"), np.flatnonzero(groups == "low")])
+    data = pd.DataFrame(adata.layers["vst"][used][:, cols][order].T.astype(float),
+                        index=adata.var["gene_name"].to_numpy()[cols],
+                        columns=adata.obs_names[used][order])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = gseapy.gsea(data=data, gene_sets=sets, cls=list(groups[order]),
+                             permutation_type="phenotype", method="t_test", permutation_num=100,
+                             seed=5, threads=1, min_size=10, max_size=100, outdir=None,
+                             no_plot=True).res2d.set_index("Term").loc[ours.index]
+    for col in ("ES", "NES", "NOM p-val", "FDR q-val"):
+        np.testing.assert_allclose(ours[col].astype(float), direct[col].astype(float), rtol=1e-12)
+    assert ours.loc["UP_SET", "NES"] > 0 and ours.loc["UP_SET", "FDR q-val"] < 0.05
+    assert ours.loc["DOWN_SET", "NES"] < 0 and ours.loc["DOWN_SET", "FDR q-val"] < 0.05
+
+
+def test_gsea_without_group_effect_finds_no_set_even_when_genes_move_together() -> None:
+    """Signal removed: no group effect, but 30 genes share a strong sample factor (as a pathway
+    does). Phenotype permutation keeps that correlation in its null and finds nothing."""
     adata, _ = counts_world(seed=7, n=40, lfc=0.0)
+    rng = np.random.default_rng(11)
+    factor = np.exp(np.outer(rng.normal(0, 0.8, size=adata.n_obs), np.ones(30)))
+    counts = adata.layers["counts"].astype(float)
+    counts[:, :30] = rng.poisson(counts[:, :30] * factor)
+    adata.layers["counts"] = counts.astype(np.int32)
     differential_expression(adata, n_cpus=1)
     enrichment(adata, {"toy": planted_sets(adata)}, permutations=200, seed=3, min_size=10)
     assert (adata.uns["gsea"]["results"]["FDR q-val"] >= 0.05).all()
@@ -242,7 +277,7 @@ def test_pathway_scores_equal_gseapy_ssgsea() -> None:
     adata, _ = counts_world(seed=8, n=30)
     differential_expression(adata, n_cpus=1)
     sets = planted_sets(adata)
-    pathway_scores(adata, sets, min_size=10)
+    pathway_scores(adata, sets, method="ssgsea", min_size=10)
     scores = adata.obsm["pathway_scores"]
     used = np.isfinite(adata.layers["vst"]).any(axis=1)
     cols = np.isfinite(adata.layers["vst"][used]).all(axis=0)
@@ -259,8 +294,57 @@ def test_pathway_scores_equal_gseapy_ssgsea() -> None:
     assert assoc.loc["UP_SET", "rho"] > 0.5 and assoc.loc["DOWN_SET", "rho"] < -0.5
 
 
+def test_zscore_pathway_scores_by_hand_and_decoys_flat() -> None:
+    adata, _ = counts_world(seed=8, n=40)
+    differential_expression(adata, n_cpus=1)
+    sets = planted_sets(adata)
+    pathway_scores(adata, sets, min_size=10)
+    scores = adata.obsm["pathway_scores"]
+    used = np.isfinite(adata.layers["vst"]).any(axis=1)
+    vst = pd.DataFrame(adata.layers["vst"][used].astype(float), index=adata.obs_names[used],
+                       columns=adata.var["gene_name"])
+    members = vst[sets["UP_SET"]]
+    z = (members - members.mean()) / members.std(ddof=1)
+    np.testing.assert_allclose(scores.loc[used, "UP_SET"], z.sum(axis=1) / np.sqrt(z.shape[1]))
+    assoc = adata.uns["pathway_scores"]["association"]
+    assert assoc.loc["UP_SET", "rho"] > 0.5 and assoc.loc["DOWN_SET", "rho"] < -0.5
+    decoys = assoc.loc[[k for k in assoc.index if k.startswith("DECOY")]]
+    assert (decoys["padj"] >= 0.05).all()
+
+
 def test_gene_set_names_unique_across_collections() -> None:
     adata, _ = counts_world(seed=9)
     differential_expression(adata, n_cpus=1)
     with pytest.raises(UserError, match="occurs in collections"):
         enrichment(adata, {"a": {"S": ["SYM1"]}, "b": {"S": ["SYM2"]}})
+
+
+@pytest.mark.slow
+def test_de_and_gsea_stages_recover_the_tiny_worlds_truth(tiny_run) -> None:
+    """The tiny world links only ~14 tumours, so recall is low; what is called must be right,
+    and every planted programme must be enriched with its planted sign (at GSEA's customary
+    FDR < 0.25: sample-label permutations of 8 vs 6 tumours have little power; the demo world's
+    FDR < 0.05 is measured by benchmarks/de_truth.py)."""
+    from radiogenomics.simulate.stage import world_dir
+
+    run_dir = tiny_run / "runs" / "tiny"
+    root = world_dir(run_dir / "simulate")
+    res = pd.read_csv(run_dir / "de" / "results.tsv", sep="\t", index_col=0)
+    truth = pd.read_csv(root / "truth" / "de_genes.tsv", sep="\t", index_col=0)
+    res = res.join(truth[["true_log2FC", "de"]])
+    called = res[res["padj"] < 0.05]
+    assert len(called) >= 10
+    right = called["de"] & (np.sign(called["true_log2FC"]) == np.sign(called["log2FoldChange"]))
+    assert right.mean() >= 0.9
+    sets = pd.read_csv(root / "truth" / "gene_sets.tsv", sep="\t", index_col=0)
+    gsea = pd.read_csv(run_dir / "gsea" / "gsea.tsv", sep="\t", index_col="Term")
+    table = sets.join(gsea[["NES", "FDR q-val"]], how="left")
+    planted = table[table["direction"] != "none"]
+    assert (planted["FDR q-val"] < 0.25).all()
+    assert (np.sign(planted["NES"]) == np.sign(planted["log_effect_per_sd"])).all()
+    decoys = table[table["direction"] == "none"]
+    assert (decoys["FDR q-val"] >= 0.25).mean() >= 0.9
+    scores = pd.read_csv(run_dir / "gsea" / "pathway_scores.tsv", sep="\t", index_col=0)
+    assert set(planted.index) <= set(scores.columns)
+    html = (tiny_run / "reports" / "tiny" / "index.html").read_text(encoding="utf-8")
+    assert 'id="de"' in html and 'id="gsea"' in html and "de_volcano" in html

@@ -239,13 +239,17 @@ class DEConfig(Section):
 
 
 class GSEAConfig(Section):
-    """Gene-set enrichment (stage ``gsea``; gseapy): preranked GSEA on the DE ``rank_by``
-    column with each GMT file in ``gene_sets`` (default: the simulated world's) and, when
+    """Gene-set enrichment (stage ``gsea``; gseapy) with each GMT file in ``gene_sets``
+    (default: the simulated world's) and, when
     ``marker_sets`` is on, the cell-type markers of the single-cell ``reference`` (default: the
-    simulated world's). Per-sample ssGSEA scores of every tested set are correlated with the
-    rad-score. Sets with FDR below ``fdr`` get a running-score plot."""
+    simulated world's). ``permutation``: ``phenotype`` (GSEA on the VST with sample-label
+    permutations; robust to co-expressed genes) or ``gene_set`` (preranked GSEA of the DE
+    ``rank_by`` column). Per-sample scores of every tested set (``scores``: combined z-scores,
+    or gseapy's ssGSEA) are correlated with the rad-score. Sets with FDR below ``fdr`` get a
+    running-score plot."""
 
     gene_sets: list[InputFile] = Field(default_factory=list)
+    permutation: Literal["phenotype", "gene_set"] = "phenotype"
     marker_sets: bool = True
     reference: InputFile | None = None
     cell_type_key: str = "cell_type"
@@ -258,6 +262,7 @@ class GSEAConfig(Section):
     seed: int = Field(0, ge=0)
     threads: int | None = Field(None, ge=1)
     fdr: float = Field(0.05, gt=0.0, le=1.0)
+    scores: Literal["zscore", "ssgsea"] = "zscore"
 
 
 class ReportConfig(Section):

@@ -4,7 +4,7 @@ rad-score group (PyDESeq2), gene-set enrichment and per-sample pathway scores (g
 from __future__ import annotations
 
 from .de import check_counts, differential_expression, low_count_filter, rank_association
-from .enrichment import enrichment, pathway_scores, ranking
+from .enrichment import enrichment, pathway_scores, ranking, zscore_scores
 
 __all__ = ["check_counts", "differential_expression", "enrichment", "low_count_filter",
-           "pathway_scores", "rank_association", "ranking"]
+           "pathway_scores", "rank_association", "ranking", "zscore_scores"]

@@ -100,8 +100,13 @@ def heatmap_figure(z: pd.DataFrame, groups: pd.Series, *, title: str) -> go.Figu
         colorscale="RdBu_r", zmid=0, zmin=-3, zmax=3, colorbar={"title": "z"},
         customdata=np.tile(groups.reindex(z.columns).astype(str).to_numpy(), (z.shape[0], 1)),
         hovertemplate="%{y} in %{x} (%{customdata})<br>z %{z:.2f}<extra></extra>"))
+    labels = groups.reindex(z.columns).astype(str).to_numpy()
+    changes = np.flatnonzero(labels[1:] != labels[:-1])
+    for c in changes:  # a line between consecutive groups
+        fig.add_vline(x=c + 0.5, line={"color": "#000", "width": 2})
     fig.update_layout(title=title, **{**LAYOUT, "height": max(420, 14 * z.shape[0] + 120)})
-    fig.update_xaxes(showticklabels=False, title="samples (low rad-score | high rad-score)")
+    order = list(dict.fromkeys(labels))
+    fig.update_xaxes(showticklabels=False, title="samples: " + " | ".join(order))
     return fig
 
 
@@ -125,25 +130,54 @@ def nes_figure(table: pd.DataFrame, *, fdr: float, title: str, top: int = 30) ->
     return fig
 
 
-def running_es_figure(running: pd.DataFrame, *, term: str, nes: float, fdr: float,
-                      lead: Sequence[str]) -> go.Figure:
-    """Running enrichment score along the ranked list, hits as ticks, lead genes marked."""
+def fdr_text(fdr: float, permutations: int) -> str:
+    """An FDR for display: ``< 1/permutations`` when the permutations found none as extreme."""
+    return f"< {1 / permutations:.2g}" if fdr <= 0 else f"{fdr:.3g}"
+
+
+def running_es_figure(running: pd.DataFrame, sets: pd.DataFrame, *,
+                      permutations: int) -> go.Figure:
+    """Running enrichment score along the ranked list with the set's hits as ticks and its lead
+    genes marked; one set at a time, chosen from a drop-down menu.
+
+    ``running`` is long (``term, rank, gene, running_es, hit``); ``sets`` has one row per set
+    (``Term, NES, FDR q-val, Lead_genes``) in menu order.
+    """
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=running["rank"], y=running["running_es"], mode="lines",
-                             name="running score", line={"color": PALETTE[2]},
-                             hovertemplate="rank %{x}<br>score %{y:.3f}<extra></extra>"))
-    hits = running[running["hit"]]
-    is_lead = hits["gene"].astype(str).isin(set(lead)).to_numpy()
-    for name, part, col in (("hits", hits[~is_lead], "#444444"), ("lead genes", hits[is_lead], UP)):
-        if part.empty:
-            continue
-        fig.add_trace(go.Scatter(
-            x=part["rank"], y=np.zeros(len(part)), mode="markers", name=name,
-            marker={"symbol": "line-ns-open", "size": 14, "color": col}, text=part["gene"].astype(str),
-            hovertemplate="%{text} (rank %{x})<extra></extra>"))
+    buttons, n_traces = [], []
+    for k, (_, row) in enumerate(sets.iterrows()):
+        term = str(row["Term"])
+        part = running[running["term"] == term]
+        lead = set(str(row["Lead_genes"]).split(";"))
+        hits = part[part["hit"]]
+        is_lead = hits["gene"].astype(str).isin(lead).to_numpy()
+        traces = [go.Scatter(x=part["rank"], y=part["running_es"], mode="lines", name="running score",
+                             line={"color": PALETTE[2]}, visible=k == 0,
+                             hovertemplate="rank %{x}<br>score %{y:.3f}<extra></extra>")]
+        for name, sub, col in (("hits", hits[~is_lead], "#444444"), ("lead genes", hits[is_lead], UP)):
+            traces.append(go.Scatter(
+                x=sub["rank"], y=np.zeros(len(sub)), mode="markers", name=name, visible=k == 0,
+                marker={"symbol": "line-ns-open", "size": 14, "color": col},
+                text=sub["gene"].astype(str), hovertemplate="%{text} (rank %{x})<extra></extra>"))
+        for tr in traces:
+            fig.add_trace(tr)
+        n_traces.append(len(traces))
+        title = (f"{term}: NES {float(row['NES']):.2f}, FDR "
+                 f"{fdr_text(float(row['FDR q-val']), permutations)}")
+        buttons.append({"label": term, "method": "update",
+                        "args": [{"visible": []}, {"title": {"text": title}}]})
+    total = sum(n_traces)
+    start = 0
+    for button, n in zip(buttons, n_traces, strict=True):
+        button["args"][0]["visible"] = [start <= i < start + n for i in range(total)]
+        start += n
     fig.add_hline(y=0, line={"color": "#666", "width": 1})
-    fig.update_layout(title=f"{term}: NES {nes:.2f}, FDR {fdr:.3g}", **{**LAYOUT, "height": 360})
-    fig.update_xaxes(title="rank in the DE statistic (high rad-score first)")
+    first = buttons[0]["args"][1]["title"]["text"] if buttons else "Running enrichment score"
+    fig.update_layout(title=first, **{**LAYOUT, "height": 420},
+                      updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0,
+                                    "xanchor": "right", "y": 1.18, "yanchor": "top",
+                                    "showactive": True}] if len(buttons) > 1 else [])
+    fig.update_xaxes(title="gene rank (most up in high rad-score first)")
     fig.update_yaxes(title="enrichment score")
     return fig
 

@@ -1,5 +1,5 @@
 """Stage ``gsea``: preranked GSEA of the DE statistic with the configured GMT collections and
-the single-cell reference's cell-type markers, and per-sample ssGSEA scores against the
+the single-cell reference's cell-type markers, and per-sample pathway scores against the
 rad-score."""
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def run(ctx: StageContext) -> None:
     results["gene_name"] = results["gene_name"].astype(str)
     vst = ad.read_h5ad(de_dir / "vst.h5ad")
     vst.layers["vst"] = np.asarray(vst.X)
-    vst.uns["de"] = {"results": results}
+    vst.uns["de"] = {"results": results, "params": vst.uns.get("de_params", {})}
     collections: dict[str, dict[str, list[str]]] = {}
     sources = []
     for path in gmt_files(ctx.config, ctx.run_dir):
@@ -103,7 +103,8 @@ def run(ctx: StageContext) -> None:
         sources.append({"collection": MARKER_COLLECTION, "file": str(ref), "md5": file_md5(ref),
                         "n_sets": len(sets)})
     threads = cfg.threads or 1
-    enrichment(vst, collections, rank_by=cfg.rank_by, permutations=cfg.permutations,
+    enrichment(vst, collections, permutation=cfg.permutation, rank_by=cfg.rank_by,
+               layer="vst", permutations=cfg.permutations,
                seed=cfg.seed, threads=threads, min_size=cfg.min_size, max_size=cfg.max_size)
     gsea = vst.uns["gsea"]
     table = gsea["results"]
@@ -116,7 +117,7 @@ def run(ctx: StageContext) -> None:
         atomic_write_tsv(out / "running_es.tsv", pd.concat(running, ignore_index=True))
     all_sets = {name: genes for sets in collections.values() for name, genes in sets.items()}
     tested = {t: all_sets[t] for t in table["Term"]}
-    pathway_scores(vst, tested, layer="vst", min_size=cfg.min_size, max_size=cfg.max_size,
+    pathway_scores(vst, tested, method=cfg.scores, layer="vst", min_size=cfg.min_size, max_size=cfg.max_size,
                    threads=threads, seed=cfg.seed)
     scores = vst.obsm["pathway_scores"]
     scores.index.name = "sample"
@@ -143,11 +144,18 @@ def report_sections(stage_dir: Path) -> list[Section]:
     sig = table[table["FDR q-val"] < fdr]
     coll = "; ".join(f"{s['collection']} ({s['n_sets']} sets, md5 {s['md5'][:8]})"
                      for s in params["sources"])
+    if params["permutation"] == "phenotype":
+        how = (f"GSEA (gseapy) with {params['permutations']} permutations of the samples' group "
+               f"labels (seed {params['seed']}; robust to genes that move together), the "
+               f"{params['n_ranked_genes']} genes ranked by the t statistic of the "
+               f"variance-stabilised expression, {params['test']} against {params['reference']}")
+    else:
+        how = (f"Preranked GSEA (gseapy) of the {params['n_ranked_genes']} genes ranked by the DE "
+               f"{params['rank_by']}, {params['permutations']} gene-set permutations (seed "
+               f"{params['seed']}; co-expressed sets can reach small FDRs by chance)")
     blocks: list = [TextBlock(
-        f"Preranked GSEA (gseapy) of the {params['n_ranked_genes']} genes ranked by the DE "
-        f"{params['rank_by']}, {params['permutations']} gene-set permutations (seed "
-        f"{params['seed']}), sets of {params['min_size']}–{params['max_size']} genes, FDR within "
-        f"each collection. Collections: {coll}. {len(sig)} of {len(table)} sets have FDR < {fdr} "
+        f"{how}; sets of {params['min_size']}–{params['max_size']} genes, FDR within each "
+        f"collection. Collections: {coll}. {len(sig)} of {len(table)} sets have FDR < {fdr} "
         f"({int((sig['NES'] > 0).sum())} enriched in high, {int((sig['NES'] < 0).sum())} in "
         f"low rad-score tumours).")]
     blocks.append(FigureBlock(nes_figure(table, fdr=fdr, title="Gene-set enrichment (NES)"),
@@ -158,23 +166,26 @@ def report_sections(stage_dir: Path) -> list[Section]:
     if running_path.is_file() and len(sig):
         running = pd.read_csv(running_path, sep="\t", dtype={"gene": str, "term": str},
                               keep_default_na=False)
-        for _, row in sig.head(MAX_RUNNING_PLOTS).iterrows():
-            part = thin_running(running[running["term"] == row["Term"]].reset_index(drop=True))
-            lead = str(row["Lead_genes"]).split(";")
-            blocks.append(FigureBlock(
-                running_es_figure(part, term=row["Term"], nes=row["NES"], fdr=row["FDR q-val"],
-                                  lead=lead),
-                data=part.drop(columns=["term"]), name=f"gsea_running_{row['Term']}",
-                caption=f"Running enrichment score of {row['Term']} ({row['collection']}); "
-                        f"{len(lead)} lead genes marked."))
+        shown = sig.head(MAX_RUNNING_PLOTS)
+        thinned = pd.concat([thin_running(running[running["term"] == t].reset_index(drop=True))
+                             for t in shown["Term"]], ignore_index=True)
+        blocks.append(FigureBlock(
+            running_es_figure(thinned, shown[["Term", "NES", "FDR q-val", "Lead_genes"]],
+                              permutations=params["permutations"]),
+            data=thinned, name="gsea_running_scores",
+            caption=f"Running enrichment score of the sets with FDR < {fdr} (choose one in the "
+                    f"menu; first {len(shown)}): ticks mark the set's genes along the ranking, "
+                    f"lead genes in colour."))
     scores = pd.read_csv(stage_dir / "pathway_scores.tsv", sep="\t", index_col=0)
+    method = params["pathway_scores"]["description"]
     assoc_path = stage_dir / "pathway_association.tsv"
     if assoc_path.is_file():
         assoc = pd.read_csv(assoc_path, sep="\t", index_col=0).sort_values("pvalue", kind="stable")
         blocks.append(TableBlock(assoc.reset_index(), name="pathway_rad_score_correlation",
-                                 caption="Spearman correlation of each set's ssGSEA score with "
-                                         "the rad-score (BH-adjusted)."))
-        linked = pd.read_csv(stage_dir / "samples.tsv", sep="\t", dtype={"sample": str, "patient": str})
+                                 caption=f"Spearman correlation of each set's per-sample score "
+                                         f"({method}) with the rad-score (BH-adjusted)."))
+        linked = pd.read_csv(stage_dir / "samples.tsv", sep="\t",
+                             dtype={"sample": str, "patient": str})
         for term in assoc.index[:4]:
             data = pd.DataFrame({"sample": scores.index.astype(str).to_numpy(),
                                  "score": scores[term].to_numpy()})
@@ -184,10 +195,10 @@ def report_sections(stage_dir: Path) -> list[Section]:
             rho = assoc.loc[term, "rho"]
             blocks.append(FigureBlock(
                 scatter(data, x="rad_score", y="score", color="rad_group", hover="patient",
-                        title=f"{term}: ssGSEA score against rad-score (ρ = {rho:.2f})",
-                        x_label="rad-score", y_label="ssGSEA score"),
+                        title=f"{term}: pathway score against rad-score (ρ = {rho:.2f})",
+                        x_label="rad-score", y_label="pathway score"),
                 data=data, name=f"pathway_score_{term}",
-                caption="One point per linked tumour."))
+                caption=f"One point per linked tumour; score: {method}."))
     return [Section(id="gsea", title="Radiogenomics: gene-set enrichment", blocks=blocks)]
 
 
