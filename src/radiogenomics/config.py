@@ -265,6 +265,30 @@ class GSEAConfig(Section):
     scores: Literal["zscore", "ssgsea"] = "zscore"
 
 
+class SurvivalConfig(Section):
+    """Survival (stage ``survival``; lifelines). ``endpoints`` are TCGA-CDR endpoints (``OS``,
+    ``DSS``, ``PFI``, ``DFI``; OS falls back to the GDC clinical rule when the CDR is absent).
+    ``groupings`` are ``obs`` columns compared by Kaplan–Meier and log-rank. The multivariable
+    Cox model holds ``covariates`` (plus per-sample pathway scores named in
+    ``pathway_scores``); each also gets a univariable model. ``cutpoint_score`` is split at the
+    maximally selected log-rank cut with at least ``min_fraction`` of patients per side, its
+    p-value corrected by ``cutpoint_method``."""
+
+    endpoints: list[Literal["OS", "DSS", "PFI", "DFI"]] = Field(
+        default_factory=lambda: ["OS", "PFI"], min_length=1)
+    groupings: list[str] = Field(default_factory=lambda: ["rad_group", "hpv_status"])
+    covariates: list[str] = Field(
+        default_factory=lambda: ["rad_score", "age", "stage_group", "hpv_status"], min_length=1)
+    pathway_scores: list[str] = Field(default_factory=list)
+    cutpoint_score: str | None = "rad_score"
+    min_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    cutpoint_method: Literal["lausen_schumacher", "permutation"] = "lausen_schumacher"
+    permutations: int = Field(1000, ge=10)
+    at_risk_months: list[float] = Field(default_factory=lambda: [0, 12, 24, 36, 48, 60])
+    ph_alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    seed: int = Field(0, ge=0)
+
+
 class ReportConfig(Section):
     """The single-file HTML report (stage ``report``)."""
 
@@ -287,6 +311,7 @@ class AnalysisConfig(Section):
     link: LinkConfig = Field(default_factory=LinkConfig)
     de: DEConfig = Field(default_factory=DEConfig)
     gsea: GSEAConfig = Field(default_factory=GSEAConfig)
+    survival: SurvivalConfig = Field(default_factory=SurvivalConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 
     #: where the config was read from (set by :func:`load_config`, not part of the file)
