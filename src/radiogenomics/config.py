@@ -265,6 +265,29 @@ class GSEAConfig(Section):
     scores: Literal["zscore", "ssgsea"] = "zscore"
 
 
+class DeconvolveConfig(Section):
+    """Immune deconvolution (stage ``deconvolve``): a signature from the single-cell
+    ``reference`` (default: the simulated world's; raw counts, ``cell_type_key`` and
+    ``donor_key`` columns), ``method`` applied to the CPM of the bulk counts (or ``layer:
+    tpm``), optional platform-bias correction. ``benchmark_mixtures`` > 0 also runs the
+    donor-split pseudo-bulk benchmark of every method in ``benchmark_methods``."""
+
+    reference: InputFile | None = None
+    cell_type_key: str = "cell_type"
+    donor_key: str | None = "donor"
+    method: Literal["wnnls", "nnls", "cibersort"] = "wnnls"
+    layer: Literal["counts", "tpm"] = "counts"
+    correct_bias: bool = False
+    n_markers: int = Field(100, ge=5, le=500)
+    permutations: int = Field(0, ge=0)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    benchmark_mixtures: int = Field(60, ge=0)
+    benchmark_methods: list[Literal["wnnls", "nnls", "cibersort"]] = Field(
+        default_factory=lambda: ["wnnls", "nnls"])
+    umap_cells: int = Field(3000, ge=0)
+    seed: int = Field(0, ge=0)
+
+
 class SurvivalConfig(Section):
     """Survival (stage ``survival``; lifelines). ``endpoints`` are TCGA-CDR endpoints (``OS``,
     ``DSS``, ``PFI``, ``DFI``; OS falls back to the GDC clinical rule when the CDR is absent).
@@ -311,6 +334,7 @@ class AnalysisConfig(Section):
     link: LinkConfig = Field(default_factory=LinkConfig)
     de: DEConfig = Field(default_factory=DEConfig)
     gsea: GSEAConfig = Field(default_factory=GSEAConfig)
+    deconvolve: DeconvolveConfig = Field(default_factory=DeconvolveConfig)
     survival: SurvivalConfig = Field(default_factory=SurvivalConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
 

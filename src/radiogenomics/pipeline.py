@@ -106,6 +106,12 @@ def _gsea_inputs(cfg: AnalysisConfig) -> list[Path]:
     return external_inputs(cfg)
 
 
+def _deconvolve_inputs(cfg: AnalysisConfig) -> list[Path]:
+    from .deconvolution.stage import external_inputs
+
+    return external_inputs(cfg)
+
+
 def _report_outputs(cfg: AnalysisConfig) -> list[Path]:
     return [cfg.resolved_report_path()]
 
@@ -207,6 +213,18 @@ STAGES: tuple[Stage, ...] = (
         packages=("numpy", "pandas", "anndata", "gseapy"),
     ),
     Stage(
+        name="deconvolve",
+        run="radiogenomics.deconvolution.stage:run",
+        report="radiogenomics.deconvolution.stage:report_sections",
+        description="cell-type fractions from a single-cell signature (weighted NNLS), by group",
+        needs=("simulate", "habitats", "link", "de", "gsea"),
+        sections=("deconvolve",),
+        outputs=("fractions.tsv", "signature.tsv", "group_tests.tsv", "correlations.tsv",
+                 "dotplot.tsv", "params.json"),
+        inputs=_deconvolve_inputs,
+        packages=("numpy", "pandas", "anndata", "scanpy", "scikit-learn", "scipy"),
+    ),
+    Stage(
         name="survival",
         run="radiogenomics.survival.stage:run",
         report="radiogenomics.survival.stage:report_sections",
@@ -222,7 +240,7 @@ STAGES: tuple[Stage, ...] = (
         run="radiogenomics.report.stage:run",
         description="the single-file interactive HTML report",
         needs=("simulate", "extract", "habitats", "robustness", "model", "ingest", "link", "de",
-               "gsea", "survival"),
+               "gsea", "deconvolve", "survival"),
         sections=("report",),
         outputs=("index.html",),
         external_outputs=_report_outputs,

@@ -65,10 +65,13 @@ def pseudobulk_profiles(reference: ad.AnnData, *, cell_type_key: str = "cell_typ
 
 def marker_genes(reference: ad.AnnData, *, cell_type_key: str = "cell_type",
                  donor_key: str | None = "donor", layer: str | None = None, n_markers: int = 50,
-                 min_log2fc: float = 1.0, min_detection: float = 0.1) -> pd.DataFrame:
+                 min_log2fc: float = 1.0, min_detection: float = 0.1,
+                 pseudocount: float = 10.0) -> pd.DataFrame:
     """Marker genes per type: log2 fold change of the type's pseudo-bulk CPM against the
-    highest other type, among genes detected (count > 0) in at least ``min_detection`` of the
-    type's cells; the top ``n_markers`` with ``log2fc ≥ min_log2fc``.
+    highest other type (``log2((cpm + pseudocount) / (other + pseudocount))``: the pseudo-count
+    keeps lowly expressed genes from ranking as markers by noise), among genes detected
+    (count > 0) in at least ``min_detection`` of the type's cells; the top ``n_markers`` with
+    ``log2fc ≥ min_log2fc``.
 
     Returns
     -------
@@ -80,7 +83,7 @@ def marker_genes(reference: ad.AnnData, *, cell_type_key: str = "cell_type",
                                    layer=layer)
     x = check_reference(reference, cell_type_key, None, layer)
     types = reference.obs[cell_type_key].astype(str).to_numpy()
-    values = np.log2(profiles.to_numpy() + 1.0)
+    values = np.log2(profiles.to_numpy() + pseudocount)
     rows = []
     for j, t in enumerate(profiles.columns):
         others = np.delete(values, j, axis=1)
