@@ -209,3 +209,16 @@ def test_deconvolve_stage_in_the_tiny_run(tiny_run) -> None:
     assert (stage / "benchmark_summary.tsv").is_file() and (stage / "umap.tsv").is_file()
     html = (tiny_run / "reports" / "tiny" / "index.html").read_text(encoding="utf-8")
     assert 'id="deconvolve"' in html and "cell_fractions_by_group" in html
+
+
+def test_benchmark_cli(tiny_world, tmp_path) -> None:
+    from conftest import run_cli
+
+    res = run_cli("deconvolution-benchmark", "--reference",
+                  str(tiny_world / "reference" / "reference.h5ad"), "--methods", "wnnls",
+                  "--mixtures", "20", "--out", str(tmp_path / "b"))
+    assert res.returncode == 0, res.stderr
+    summary = pd.read_csv(tmp_path / "b" / "benchmark_summary.tsv", sep="\t")
+    assert set(summary["scenario"]) == {"standard", "missing_type", "platform_bias"}
+    bad = run_cli("deconvolution-benchmark")
+    assert bad.returncode == 2 and "exactly one of" in bad.stderr and "Traceback" not in bad.stderr

@@ -94,7 +94,8 @@ def pseudobulk_benchmark(reference: ad.AnnData, *, cell_type_key: str = "cell_ty
                          methods: Sequence[str] = ("wnnls", "nnls", "cibersort"),
                          scenarios: Sequence[str] = SCENARIOS, n_mixtures: int = 100,
                          cells_per_mixture: int = 500, bias_sd: float = 0.4,
-                         n_markers: int = 100, n_boot: int = 200, seed: int = 0,
+                         n_markers: int = 100, min_log2fc: float = 1.0, n_boot: int = 200,
+                         seed: int = 0,
                          dominant: str | None = None,
                          missing: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every method on every scenario.
@@ -134,7 +135,8 @@ def pseudobulk_benchmark(reference: ad.AnnData, *, cell_type_key: str = "cell_ty
     logger.info("benchmark: signature from %d cells of donors %s; %d mixtures from %d held-out "
                 "cells (donors %s)", int((~test).sum()), sorted(str(d) for d in set(donor_of[~test])),
                 n_mixtures, int(test.sum()), sorted(str(d) for d in test_donors))
-    signature = build_signature(train_ref, cell_type_key, sig_donor_key, n_markers=n_markers)
+    signature = build_signature(train_ref, cell_type_key, sig_donor_key, n_markers=n_markers,
+                                min_log2fc=min_log2fc)
     per_type, summary = [], []
     for scenario in scenarios:
         mix = mixed.astype(float)
@@ -145,7 +147,8 @@ def pseudobulk_benchmark(reference: ad.AnnData, *, cell_type_key: str = "cell_ty
         elif scenario == "missing_type":
             keep_ref = train_ref[train_ref.obs[cell_type_key].astype(str) != missing].copy()
             keep_ref.obs[cell_type_key] = keep_ref.obs[cell_type_key].astype(str)
-            sig = build_signature(keep_ref, cell_type_key, sig_donor_key, n_markers=n_markers)
+            sig = build_signature(keep_ref, cell_type_key, sig_donor_key, n_markers=n_markers,
+                                  min_log2fc=min_log2fc)
             target = realised[sig.cell_types]
             target = target.div(target.sum(axis=1), axis=0)
         elif scenario != "standard":
