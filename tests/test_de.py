@@ -131,12 +131,26 @@ def test_planted_genes_found_and_permuted_groups_find_nothing() -> None:
     assert (null.uns["de"]["results"]["padj"] < 0.05).mean() < 0.01
 
 
-def test_vst_layer_and_rank_association_equal_scipy() -> None:
+def test_vst_layer_equals_pydeseq2_vst_and_rank_association_equals_scipy() -> None:
+    from pydeseq2.dds import DeseqDataSet
+
     adata, _ = counts_world(seed=5)
     adata.obs.loc["S03", "rad_group"] = np.nan  # left out of DE
-    differential_expression(adata, n_cpus=1)
+    differential_expression(adata, min_count=0, min_samples=1, n_cpus=1)
     vst = adata.layers["vst"]
     assert np.isnan(vst[adata.obs_names.get_loc("S03")]).all()
+    keep = adata.obs["rad_group"].notna().to_numpy()
+    meta = adata.obs.loc[keep, ["rad_group"]].astype(str)
+    meta["rad_group"] = pd.Categorical(meta["rad_group"], categories=["low", "high"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dds = DeseqDataSet(counts=pd.DataFrame(adata.layers["counts"][keep],
+                                               index=adata.obs_names[keep],
+                                               columns=adata.var_names),
+                           metadata=meta, design="~rad_group", n_cpus=1, quiet=True)
+        dds.deseq2()
+        dds.vst(use_design=True)
+    np.testing.assert_allclose(vst[keep], dds.layers["vst_counts"], rtol=1e-5)
     used = ~np.isnan(vst).all(axis=1)
     genes = adata.uns["de"]["association"].index
     cols = adata.var_names.get_indexer(genes)

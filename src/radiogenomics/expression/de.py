@@ -261,6 +261,9 @@ def differential_expression(
             stats.lfc_shrink(coeff=f"{group_col}[T.{test}]")
             results = stats.results_df.copy()
             results["log2FoldChange_mle"] = mle
+        # the VST's gene-wise dispersions with the full design are the ones deseq2() just fitted
+        # (same counts, same design); handing them over saves PyDESeq2 refitting them
+        dds.var["vst_genewise_dispersions"] = dds.var["genewise_dispersions"]
         dds.vst(use_design=True)
     results.index.name = "gene_id"
     gene_names = adata.var["gene_name"] if "gene_name" in adata.var else pd.Series(
