@@ -293,7 +293,8 @@ class SurvivalConfig(Section):
     ``DSS``, ``PFI``, ``DFI``; OS falls back to the GDC clinical rule when the CDR is absent).
     ``groupings`` are ``obs`` columns compared by Kaplan–Meier and log-rank. The multivariable
     Cox model holds ``covariates`` (plus per-sample pathway scores named in
-    ``pathway_scores``); each also gets a univariable model. ``cutpoint_score`` is split at the
+    ``pathway_scores`` and deconvolved cell types named in ``cell_fractions``, entered as
+    standardised log fractions); each also gets a univariable model. ``cutpoint_score`` is split at the
     maximally selected log-rank cut with at least ``min_fraction`` of patients per side, its
     p-value corrected by ``cutpoint_method``."""
 
@@ -303,6 +304,7 @@ class SurvivalConfig(Section):
     covariates: list[str] = Field(
         default_factory=lambda: ["rad_score", "age", "stage_group", "hpv_status"], min_length=1)
     pathway_scores: list[str] = Field(default_factory=list)
+    cell_fractions: list[str] = Field(default_factory=list)
     cutpoint_score: str | None = "rad_score"
     min_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     cutpoint_method: Literal["lausen_schumacher", "permutation"] = "lausen_schumacher"

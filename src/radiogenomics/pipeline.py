@@ -229,7 +229,7 @@ STAGES: tuple[Stage, ...] = (
         run="radiogenomics.survival.stage:run",
         report="radiogenomics.survival.stage:report_sections",
         description="Kaplan–Meier, log-rank, Cox models and the rad-score cut-point (lifelines)",
-        needs=("link", "gsea"),
+        needs=("link", "gsea", "deconvolve"),
         sections=("survival",),
         outputs=("km_curves.tsv", "km_medians.tsv", "cox.tsv", "ph_test.tsv", "cutpoints.tsv",
                  "notes.tsv", "params.json"),

@@ -67,7 +67,7 @@ def analyse_endpoint(frame: pd.DataFrame, ep: str, cfg: SurvivalConfig) -> dict[
                                                    logrank_chi2=test["statistic"],
                                                    logrank_df=test["df"], logrank_p=test["p"]))
         out["at_risk"].append(km["at_risk"].reset_index().assign(endpoint=ep, grouping=grouping))
-    covariates = [*cfg.covariates, *cfg.pathway_scores]
+    covariates = [*cfg.covariates, *cfg.pathway_scores, *[f"{c}_z" for c in cfg.cell_fractions]]
     models = [("univariable", [c]) for c in covariates] + [("multivariable", covariates)]
     for kind, covs in models:
         where = f"survival {ep}, {kind} Cox ({', '.join(covs)})"
@@ -133,6 +133,17 @@ def run(ctx: StageContext) -> None:
                    f"(available: {list(table.columns)[:10]}...)")
             raise UserError(msg)
         scores = table[cfg.pathway_scores]
+    if cfg.cell_fractions:
+        path = ctx.upstream["deconvolve"] / "fractions.tsv"
+        table = pd.read_csv(path, sep="\t", index_col=0)
+        missing = [c for c in cfg.cell_fractions if c not in table.columns]
+        if missing:
+            msg = f"survival.cell_fractions: {missing} are not deconvolved cell types in {path}"
+            raise UserError(msg)
+        logs = np.log(table[cfg.cell_fractions].clip(lower=1e-4))
+        zs = (logs - logs.mean()) / logs.std(ddof=1)
+        zs.columns = [f"{c}_z" for c in zs.columns]
+        scores = zs if scores is None else scores.join(zs, how="outer")
     frame = survival_frame(obs, cfg.endpoints, scores)
     results = [analyse_endpoint(frame, ep, cfg) for ep in cfg.endpoints]
 
@@ -177,7 +188,7 @@ def report_sections(stage_dir: Path) -> list[Section]:
         f"Endpoints {', '.join(params['endpoints'])} (TCGA-CDR; times in months). Kaplan–Meier "
         f"curves with 95% pointwise CIs and numbers at risk by {', '.join(params['groupings'])}; "
         f"log-rank tests (multi-group when more than two). Cox models (lifelines, Efron ties): "
-        f"each covariate alone and all together ({', '.join(params['covariates'] + params['pathway_scores'])}); "
+        f"each covariate alone and all together ({', '.join(params['covariates'] + params['pathway_scores'] + [c + ' (z of log fraction)' for c in params.get('cell_fractions', [])])}); "
         f"proportional hazards checked with the scaled Schoenfeld residual test (rank time). "
         f"The {params['cutpoint_score']} cut-point maximises the log-rank statistic over cuts "
         f"leaving ≥ {100 * params['min_fraction']:g}% per side; its p-value is corrected "
