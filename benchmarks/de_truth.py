@@ -46,6 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--permute", type=int, help="permute rad_group with this seed and rerun")
+    parser.add_argument("--preranked", action="store_true",
+                        help="with --permute: preranked GSEA (gene-set permutation) instead")
     args = parser.parse_args()
     run_dir = args.run_dir
     record = json.loads((run_dir / "simulate" / "world.json").read_text(encoding="utf-8"))
@@ -73,8 +75,10 @@ def main() -> None:
     markers = run_dir / "gsea" / "cell_type_markers.gmt"
     if markers.is_file():
         collections["cell_type_markers"] = read_gmt(markers)
-    enrichment(bulk, collections, permutations=params["permutations"], seed=params["seed"])
-    print(f"null: rad_group permuted (seed {args.permute})", file=sys.stderr)
+    enrichment(bulk, collections, permutations=params["permutations"], seed=params["seed"],
+               permutation="gene_set" if args.preranked else "phenotype")
+    print(f"null: rad_group permuted (seed {args.permute}); "
+          f"{'preranked' if args.preranked else 'label-permutation'} GSEA", file=sys.stderr)
     score(bulk.uns["de"]["results"], bulk.uns["gsea"]["results"], world)
 
 
