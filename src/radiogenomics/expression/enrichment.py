@@ -133,8 +133,8 @@ def enrichment(
         group labels, which keeps the correlation between genes. ``gene_set``: preranked GSEA
         (``gseapy.prerank``) of the DE column ``rank_by`` (the Wald statistic), significance by
         permuting genes; co-expressed sets then reach small FDRs even with permuted labels (on
-        the simulated demo world, 17 of 46 sets at FDR < 0.05), so use it when only a ranking
-        is available.
+        the simulated demo world with ``rad_group`` permuted, 4 of 46 sets at FDR < 0.05
+        against none with label permutation), so use it when only a ranking is available.
     permutations, seed, threads, min_size, max_size, weight
         Passed to gseapy.
 
