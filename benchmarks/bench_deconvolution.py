@@ -18,7 +18,6 @@ accurate as cibersort in every scenario; wnnls on 500 samples ≤ 2 s; ratio ≥
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import pandas as pd
 
 from radiogenomics.deconvolution import build_signature, bulk_cpm, cibersort, deconvolve
 from radiogenomics.deconvolution.benchmark import pseudobulk_benchmark
+from radiogenomics.simulate.stage import world_dir
 from radiogenomics.deconvolution.methods import align
 
 
@@ -44,9 +44,7 @@ def main() -> None:
     parser.add_argument("--cibersort-samples", type=int, default=40)
     parser.add_argument("--mixtures", type=int, default=40)
     args = parser.parse_args()
-    record = json.loads((args.run_dir / "simulate" / "world.json").read_text(encoding="utf-8"))
-    world = Path(record["path"])
-    world = world if world.is_absolute() else args.run_dir / "simulate" / world
+    world = world_dir(args.run_dir / "simulate")
     reference = ad.read_h5ad(world / "reference" / "reference.h5ad")
     signature = build_signature(reference)
     bulk = ad.read_h5ad(args.run_dir / "ingest" / "bulk.h5ad")

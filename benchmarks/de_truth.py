@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radiogenomics.simulate.stage import world_dir
+
 
 def score(de: pd.DataFrame, gsea: pd.DataFrame, world: Path) -> None:
     truth = pd.read_csv(world / "truth" / "de_genes.tsv", sep="\t", index_col=0)
@@ -50,9 +52,7 @@ def main() -> None:
                         help="with --permute: preranked GSEA (gene-set permutation) instead")
     args = parser.parse_args()
     run_dir = args.run_dir
-    record = json.loads((run_dir / "simulate" / "world.json").read_text(encoding="utf-8"))
-    world = Path(record["path"])
-    world = world if world.is_absolute() else run_dir / "simulate" / world
+    world = world_dir(run_dir / "simulate")
     if args.permute is None:
         de = pd.read_csv(run_dir / "de" / "results.tsv", sep="\t", index_col=0)
         gsea = pd.read_csv(run_dir / "gsea" / "gsea.tsv", sep="\t")

@@ -23,13 +23,12 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from radiogenomics.simulate.stage import world_dir
 from radiogenomics.survival import cox, max_stat_cutpoint
 
 
 def planted(run_dir: Path) -> None:
-    record = json.loads((run_dir / "simulate" / "world.json").read_text(encoding="utf-8"))
-    world = Path(record["path"])
-    world = world if world.is_absolute() else run_dir / "simulate" / world
+    world = world_dir(run_dir / "simulate")
     truth = json.loads((world / "truth" / "survival.json").read_text(encoding="utf-8"))
     table = pd.read_csv(world / "truth" / "transcriptome.tsv", sep="\t").set_index("patient")
     bulk = ad.read_h5ad(run_dir / "link" / "bulk.h5ad", backed="r")

@@ -178,6 +178,7 @@ def deconvolution_benchmark_cmd(reference: Path | None, pbmc68k: bool, cell_type
         raise UserError(msg)
     if pbmc68k:
         import numpy as np
+        import pandas as pd
         import scanpy as sc
         import scipy.sparse as sp
 
@@ -187,7 +188,7 @@ def deconvolution_benchmark_cmd(reference: Path | None, pbmc68k: bool, cell_type
         x = x.toarray() if sp.issparse(x) else np.asarray(x)
         counts = np.round(np.expm1(x) * 10.0).astype(np.float32)
         adata = ad.AnnData(X=sp.csr_matrix(counts), obs=data.obs[["bulk_labels"]].copy(),
-                           var=pd_index_frame(data.raw.var_names))
+                           var=pd.DataFrame(index=data.raw.var_names.astype(str)))
         cell_type_key, donor_key = "bulk_labels", "none"
     else:
         try:
@@ -202,13 +203,6 @@ def deconvolution_benchmark_cmd(reference: Path | None, pbmc68k: bool, cell_type
     if out_dir is not None:
         atomic_write_tsv(out_dir / "benchmark.tsv", per_type)
         atomic_write_tsv(out_dir / "benchmark_summary.tsv", summary)
-
-
-def pd_index_frame(names):  # noqa: ANN001, ANN201
-    """An empty var frame indexed by ``names``."""
-    import pandas as pd
-
-    return pd.DataFrame(index=pd.Index(names.astype(str)))
 
 
 @cli.command("predict")

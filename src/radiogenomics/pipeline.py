@@ -88,28 +88,13 @@ def _simulate_inputs(cfg: AnalysisConfig) -> list[Path]:
     return [cfg.simulate.path] if cfg.simulate.path is not None else []
 
 
-def _extract_inputs(cfg: AnalysisConfig) -> list[Path]:
-    from .imaging.stage import external_inputs
+def _external_inputs(module: str) -> Callable[[AnalysisConfig], list[Path]]:
+    """The ``external_inputs(cfg)`` of a stage module, imported only when called."""
 
-    return external_inputs(cfg)
+    def inputs(cfg: AnalysisConfig) -> list[Path]:
+        return importlib.import_module(module).external_inputs(cfg)  # type: ignore[no-any-return]
 
-
-def _ingest_inputs(cfg: AnalysisConfig) -> list[Path]:
-    from .expression.ingest_stage import external_inputs
-
-    return external_inputs(cfg)
-
-
-def _gsea_inputs(cfg: AnalysisConfig) -> list[Path]:
-    from .expression.gsea_stage import external_inputs
-
-    return external_inputs(cfg)
-
-
-def _deconvolve_inputs(cfg: AnalysisConfig) -> list[Path]:
-    from .deconvolution.stage import external_inputs
-
-    return external_inputs(cfg)
+    return inputs
 
 
 def _report_outputs(cfg: AnalysisConfig) -> list[Path]:
@@ -136,7 +121,7 @@ STAGES: tuple[Stage, ...] = (
         needs=("simulate",),
         sections=("extract",),
         outputs=("radiomics.h5ad", "qc.tsv", "failures.tsv"),
-        inputs=_extract_inputs,
+        inputs=_external_inputs("radiogenomics.imaging.stage"),
         packages=("numpy", "pandas", "SimpleITK", "pydicom", "pyradiomics-bhklab", "anndata"),
     ),
     Stage(
@@ -147,7 +132,7 @@ STAGES: tuple[Stage, ...] = (
         needs=("simulate", "extract"),
         sections=("extract", "habitats"),
         outputs=("radiomics.h5ad", "model.json", "habitats.tsv", "stability.json"),
-        inputs=_extract_inputs,
+        inputs=_external_inputs("radiogenomics.imaging.stage"),
         packages=("numpy", "scikit-learn", "SimpleITK", "pyradiomics-bhklab", "anndata"),
     ),
     Stage(
@@ -157,7 +142,7 @@ STAGES: tuple[Stage, ...] = (
         needs=("simulate", "extract"),
         sections=("extract", "robustness"),
         outputs=("icc.tsv", "patients.tsv"),
-        inputs=_extract_inputs,
+        inputs=_external_inputs("radiogenomics.imaging.stage"),
         packages=("numpy", "SimpleITK", "pyradiomics-bhklab"),
     ),
     Stage(
@@ -178,7 +163,7 @@ STAGES: tuple[Stage, ...] = (
         needs=("simulate",),
         sections=("ingest",),
         outputs=("bulk.h5ad", "samples.tsv", "not_chosen.tsv", "failures.tsv"),
-        inputs=_ingest_inputs,
+        inputs=_external_inputs("radiogenomics.expression.ingest_stage"),
         packages=("numpy", "pandas", "anndata"),
     ),
     Stage(
@@ -209,7 +194,7 @@ STAGES: tuple[Stage, ...] = (
         needs=("simulate", "de"),
         sections=("gsea",),
         outputs=("gsea.tsv", "ranking.tsv", "pathway_scores.tsv", "samples.tsv", "params.json"),
-        inputs=_gsea_inputs,
+        inputs=_external_inputs("radiogenomics.expression.gsea_stage"),
         packages=("numpy", "pandas", "anndata", "gseapy"),
     ),
     Stage(
@@ -221,7 +206,7 @@ STAGES: tuple[Stage, ...] = (
         sections=("deconvolve",),
         outputs=("fractions.tsv", "signature.tsv", "group_tests.tsv", "correlations.tsv",
                  "dotplot.tsv", "params.json"),
-        inputs=_deconvolve_inputs,
+        inputs=_external_inputs("radiogenomics.deconvolution.stage"),
         packages=("numpy", "pandas", "anndata", "scanpy", "scikit-learn", "scipy"),
     ),
     Stage(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -9,7 +11,20 @@ import scipy.sparse as sp
 
 from ..errors import UserError
 
-__all__ = ["check_reference", "marker_genes", "pseudobulk_profiles"]
+__all__ = ["MARKER_PSEUDOCOUNT", "check_reference", "marker_genes", "pseudobulk_profiles",
+           "read_reference"]
+
+#: CPM added before marker fold changes, so that lowly expressed genes cannot rank by noise
+MARKER_PSEUDOCOUNT = 10.0
+
+
+def read_reference(path: Path) -> ad.AnnData:
+    """An h5ad single-cell reference, with a clear error when the file cannot be read."""
+    try:
+        return ad.read_h5ad(path)
+    except (OSError, KeyError, ValueError) as exc:
+        msg = f"{path}: cannot be read as an h5ad single-cell reference ({exc})"
+        raise UserError(msg) from None
 
 
 def check_reference(reference: ad.AnnData, cell_type_key: str, donor_key: str | None = None,
@@ -45,7 +60,13 @@ def pseudobulk_profiles(reference: ad.AnnData, *, cell_type_key: str = "cell_typ
 
     Without a donor column every cell counts as one donor. Types are in category order.
     """
-    x = check_reference(reference, cell_type_key, donor_key, layer)
+    return profiles_of(check_reference(reference, cell_type_key, donor_key, layer), reference,
+                       cell_type_key, donor_key)
+
+
+def profiles_of(x: sp.csr_matrix, reference: ad.AnnData, cell_type_key: str,
+                donor_key: str | None) -> pd.DataFrame:
+    """:func:`pseudobulk_profiles` of counts already checked by :func:`check_reference`."""
     types = reference.obs[cell_type_key].astype("category")
     donors = (reference.obs[donor_key].astype(str).to_numpy() if donor_key is not None
               else np.zeros(reference.n_obs, dtype=str))
@@ -66,7 +87,7 @@ def pseudobulk_profiles(reference: ad.AnnData, *, cell_type_key: str = "cell_typ
 def marker_genes(reference: ad.AnnData, *, cell_type_key: str = "cell_type",
                  donor_key: str | None = "donor", layer: str | None = None, n_markers: int = 50,
                  min_log2fc: float = 1.0, min_detection: float = 0.1,
-                 pseudocount: float = 10.0) -> pd.DataFrame:
+                 pseudocount: float = MARKER_PSEUDOCOUNT) -> pd.DataFrame:
     """Marker genes per type: log2 fold change of the type's pseudo-bulk CPM against the
     highest other type (``log2((cpm + pseudocount) / (other + pseudocount))``: the pseudo-count
     keeps lowly expressed genes from ranking as markers by noise), among genes detected
@@ -79,9 +100,16 @@ def marker_genes(reference: ad.AnnData, *, cell_type_key: str = "cell_type",
         One row per (type, gene): ``cell_type``, ``gene``, ``log2fc``, ``detection``, ``cpm``,
         ranked within each type by ``log2fc``.
     """
-    profiles = pseudobulk_profiles(reference, cell_type_key=cell_type_key, donor_key=donor_key,
-                                   layer=layer)
-    x = check_reference(reference, cell_type_key, None, layer)
+    x = check_reference(reference, cell_type_key, donor_key, layer)
+    return markers_of(x, reference, profiles_of(x, reference, cell_type_key, donor_key),
+                      cell_type_key, n_markers=n_markers, min_log2fc=min_log2fc,
+                      min_detection=min_detection, pseudocount=pseudocount)
+
+
+def markers_of(x: sp.csr_matrix, reference: ad.AnnData, profiles: pd.DataFrame,
+               cell_type_key: str, *, n_markers: int, min_log2fc: float, min_detection: float,
+               pseudocount: float) -> pd.DataFrame:
+    """:func:`marker_genes` from checked counts and their pseudo-bulk profiles."""
     types = reference.obs[cell_type_key].astype(str).to_numpy()
     values = np.log2(profiles.to_numpy() + pseudocount)
     rows = []

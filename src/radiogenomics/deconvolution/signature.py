@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._logging import logger
 from ..errors import UserError
-from .markers import check_reference, marker_genes, pseudobulk_profiles
+from .markers import MARKER_PSEUDOCOUNT, check_reference, markers_of, profiles_of
 
 __all__ = ["Signature", "build_signature"]
 
@@ -62,11 +62,9 @@ def build_signature(reference: ad.AnnData, cell_type_key: str = "cell_type",
     with condition number above ``max_condition``, is refused with advice.
     """
     counts = check_reference(reference, cell_type_key, donor_key, layer)
-    profiles = pseudobulk_profiles(reference, cell_type_key=cell_type_key, donor_key=donor_key,
-                                   layer=layer)
-    markers = marker_genes(reference, cell_type_key=cell_type_key, donor_key=donor_key,
-                           layer=layer, n_markers=n_markers, min_log2fc=min_log2fc,
-                           min_detection=min_detection)
+    profiles = profiles_of(counts, reference, cell_type_key, donor_key)
+    markers = markers_of(counts, reference, profiles, cell_type_key, n_markers=n_markers,
+                         min_log2fc=min_log2fc, min_detection=min_detection, pseudocount=MARKER_PSEUDOCOUNT)
     per_type = markers.groupby("cell_type").size().reindex(profiles.columns, fill_value=0)
     few = per_type[per_type < min_markers]
     if len(few):

@@ -18,14 +18,15 @@ from ..config import AnalysisConfig
 from ..errors import UserError
 from ..pipeline import StageContext
 from ..report.model import FigureBlock, Section, TableBlock, TextBlock
+from .markers import read_reference
 from .methods import deconvolve_adata
 from .signature import build_signature
 
 
-def reference_path(cfg: AnalysisConfig, run_dir: Path) -> Path:
-    """The configured reference, or the simulated world's."""
-    if cfg.deconvolve.reference is not None:
-        return cfg.deconvolve.reference
+def reference_path(configured: Path | None, run_dir: Path) -> Path:
+    """A configured single-cell reference, or the simulated world's."""
+    if configured is not None:
+        return configured
     from ..simulate.stage import world_dir
 
     return world_dir(run_dir / "simulate") / "reference" / "reference.h5ad"
@@ -33,14 +34,6 @@ def reference_path(cfg: AnalysisConfig, run_dir: Path) -> Path:
 
 def external_inputs(cfg: AnalysisConfig) -> list[Path]:
     return [cfg.deconvolve.reference] if cfg.deconvolve.reference is not None else []
-
-
-def read_reference(path: Path) -> ad.AnnData:
-    try:
-        return ad.read_h5ad(path)
-    except (OSError, KeyError, ValueError) as exc:
-        msg = f"{path}: cannot be read as an h5ad single-cell reference ({exc})"
-        raise UserError(msg) from None
 
 
 def group_tests(fractions: pd.DataFrame, groups: pd.Series, reference: str = "low",
@@ -150,7 +143,7 @@ def _genes_of_interest(run_dir: Path) -> list[str]:
 def run(ctx: StageContext) -> None:
     """Signature, fractions, comparisons, single-cell views and the benchmark."""
     cfg = ctx.config.deconvolve
-    ref_path = reference_path(ctx.config, ctx.run_dir)
+    ref_path = reference_path(cfg.reference, ctx.run_dir)
     reference = read_reference(ref_path)
     try:
         signature = build_signature(reference, cfg.cell_type_key, cfg.donor_key,

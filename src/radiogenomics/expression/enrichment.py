@@ -75,6 +75,17 @@ def _check_sets(collections: Mapping[str, Mapping[str, Sequence[str]]]) -> None:
             seen[name] = coll
 
 
+def symbol_matrix(adata: ad.AnnData, values: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
+    """Samples ``rows`` (in that order) × gene symbols of ``values``, keeping the genes with a
+    value in every one of those samples (:func:`collapse_symbols` for shared symbols)."""
+    cols = np.flatnonzero(np.isfinite(values[rows]).all(axis=0))
+    matrix = pd.DataFrame(values[np.ix_(rows, cols)], index=adata.obs_names[rows],
+                          columns=adata.var_names[cols])
+    symbols = (adata.var["gene_name"].to_numpy()[cols] if "gene_name" in adata.var
+               else adata.var_names[cols].to_numpy())
+    return collapse_symbols(matrix, symbols)
+
+
 def _phenotype_inputs(adata: ad.AnnData, layer: str) -> tuple[pd.DataFrame, list[str], str, str]:
     """Genes × samples (symbols, test-group samples first) and their labels, for
     ``gseapy.gsea`` with phenotype permutation; the groups are those of ``uns["de"]["params"]``."""
@@ -89,14 +100,9 @@ def _phenotype_inputs(adata: ad.AnnData, layer: str) -> tuple[pd.DataFrame, list
     values = np.asarray(adata.layers[layer], dtype=float)
     labels = adata.obs[key].astype(str).to_numpy()
     rows = np.isfinite(values).any(axis=1) & np.isin(labels, [ref, test])
-    cols = np.isfinite(values[rows]).all(axis=0)
     order = np.concatenate([np.flatnonzero(rows & (labels == test)),
                             np.flatnonzero(rows & (labels == ref))])
-    matrix = pd.DataFrame(values[np.ix_(order, np.flatnonzero(cols))],
-                          index=adata.obs_names[order], columns=adata.var_names[cols])
-    symbols = (adata.var["gene_name"].to_numpy()[cols] if "gene_name" in adata.var
-               else adata.var_names[cols].to_numpy())
-    matrix = collapse_symbols(matrix, symbols)
+    matrix = symbol_matrix(adata, values, order)
     for level in (test, ref):
         if (labels[order] == level).sum() < 3:
             msg = (f"GSEA: phenotype permutation needs at least 3 samples per group; "
@@ -270,16 +276,11 @@ def pathway_scores(
         msg = f"pathway scores: layer {layer!r} not found (run differential_expression first)"
         raise UserError(msg)
     values = np.asarray(adata.layers[layer], dtype=float)
-    rows = np.isfinite(values).any(axis=1)
-    cols = np.isfinite(values[rows]).all(axis=0)
-    if rows.sum() < 2 or cols.sum() < min_size:
+    rows = np.flatnonzero(np.isfinite(values).any(axis=1))
+    matrix = symbol_matrix(adata, values, rows)
+    if len(rows) < 2 or matrix.shape[1] < min_size:
         msg = f"pathway scores: layer {layer!r} has too few scored samples or genes"
         raise UserError(msg)
-    matrix = pd.DataFrame(values[np.ix_(rows, cols)], index=adata.obs_names[rows],
-                          columns=adata.var_names[cols])
-    symbols = (adata.var["gene_name"].to_numpy()[cols] if "gene_name" in adata.var
-               else adata.var_names[cols].to_numpy())
-    matrix = collapse_symbols(matrix, symbols)
     sizes = {n: len(set(g) & set(matrix.columns)) for n, g in gene_sets.items()}
     testable = {n: list(g) for n, g in gene_sets.items() if min_size <= sizes[n] <= max_size}
     if not testable:
@@ -311,7 +312,7 @@ def pathway_scores(
                                          "description": description,
                                          "min_size": min_size, "max_size": max_size,
                                          "sizes": {n: sizes[n] for n in testable},
-                                         "n_samples": int(rows.sum())}}
+                                         "n_samples": len(rows)}}
     if score_key is not None and score_key in adata.obs:
         score = adata.obs.loc[wide.index, score_key].to_numpy(dtype=float)
         ok = np.isfinite(score)
@@ -321,4 +322,4 @@ def pathway_scores(
         record["params"]["score_key"] = score_key
     adata.uns["pathway_scores"] = record
     logger.info("pathway scores (%s): %d sets × %d samples in %.1f s", method, len(testable),
-                int(rows.sum()), time.perf_counter() - start)
+                len(rows), time.perf_counter() - start)

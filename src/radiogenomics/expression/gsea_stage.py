@@ -27,20 +27,12 @@ MARKER_COLLECTION = "cell_type_markers"
 MAX_RUNNING_PLOTS = 12
 
 
-def _world_file(run_dir: Path, *parts: str) -> Path:
-    from ..simulate.stage import world_dir
-
-    return world_dir(run_dir / "simulate").joinpath(*parts)
-
-
 def gmt_files(cfg: AnalysisConfig, run_dir: Path) -> list[Path]:
     """The configured GMT files, or the simulated world's when none are configured."""
-    return list(cfg.gsea.gene_sets) or [_world_file(run_dir, "gene_sets", "gene_sets.gmt")]
+    from ..simulate.stage import world_dir
 
-
-def reference_file(cfg: AnalysisConfig, run_dir: Path) -> Path:
-    """The configured single-cell reference, or the simulated world's."""
-    return cfg.gsea.reference or _world_file(run_dir, "reference", "reference.h5ad")
+    return (list(cfg.gsea.gene_sets)
+            or [world_dir(run_dir / "simulate") / "gene_sets" / "gene_sets.gmt"])
 
 
 def external_inputs(cfg: AnalysisConfig) -> list[Path]:
@@ -53,13 +45,9 @@ def external_inputs(cfg: AnalysisConfig) -> list[Path]:
 
 def marker_sets(path: Path, cfg: AnalysisConfig) -> tuple[dict[str, list[str]], pd.DataFrame]:
     """Cell-type marker sets ``CELLTYPE_<TYPE>`` from the reference at ``path``."""
-    from ..deconvolution import marker_genes
+    from ..deconvolution.markers import marker_genes, read_reference
 
-    try:
-        reference = ad.read_h5ad(path)
-    except (OSError, KeyError, ValueError) as exc:
-        msg = f"{path}: cannot be read as an h5ad single-cell reference ({exc})"
-        raise UserError(msg) from None
+    reference = read_reference(path)
     g = cfg.gsea
     try:
         markers = marker_genes(reference, cell_type_key=g.cell_type_key, donor_key=g.donor_key,
@@ -94,7 +82,9 @@ def run(ctx: StageContext) -> None:
         sources.append({"collection": name, "file": str(path), "md5": file_md5(path),
                         "n_sets": len(collections[name])})
     if cfg.marker_sets:
-        ref = reference_file(ctx.config, ctx.run_dir)
+        from ..deconvolution.stage import reference_path
+
+        ref = reference_path(cfg.reference, ctx.run_dir)
         sets, markers = marker_sets(ref, ctx.config)
         collections[MARKER_COLLECTION] = sets
         atomic_write_tsv(ctx.out_dir / "markers.tsv", markers)
