@@ -44,8 +44,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model.save(Path(tmp) / "model.json")
         for job, r in zip(jobs, phase1, strict=True):
-            job.update(model=str(Path(tmp) / "model.json"), maps=tmp, params=str(HABITAT_PARAMS),
-                       labels=r["labels"], descriptors=r["descriptors"])
+            job.update(model=str(Path(tmp) / "model.json"), maps=tmp, thumbs=tmp,
+                       params=str(HABITAT_PARAMS), labels=r["labels"], descriptors=r["descriptors"])
         start = time.perf_counter()
         list(run_jobs(patient_habitats, jobs, args.n_jobs, "process"))
         t2 = time.perf_counter() - start

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
 from radiogenomics.report import FigureBlock, Section, TableBlock, TextBlock, render_report
 from radiogenomics.report.html import embed_json
+
+from conftest import run_cli
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -28,17 +31,45 @@ def _sections() -> list[Section]:
     ]
 
 
+def _wait_all_drawn(page) -> None:  # noqa: ANN001
+    """Wait for the report's script to say every figure is drawn, then check each has an SVG."""
+    page.wait_for_selector("body[data-drawn-ms]", state="attached", timeout=120_000)
+    undrawn = page.eval_on_selector_all(
+        "div.plot", "els => els.filter(d => d.getAttribute('data-state') !== 'drawn'"
+                    " || !d.querySelector('svg.main-svg')).map(d => d.id)")
+    assert undrawn == []
+
+
 def _scripts(html: str) -> list[str]:
     return re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.S)
 
 
+_PLOTLY_HEADER = re.compile(r"plotly\.js (\(cartesian - minified\) )?v\d")
+
+
 def test_plotly_js_embedded_exactly_once() -> None:
     html = render_report(_sections(), title="t")
-    with_plotly = [s for s in _scripts(html) if "plotly.js v" in s[:200]]
+    with_plotly = [s for s in _scripts(html) if _PLOTLY_HEADER.search(s[:300])]
     assert len(with_plotly) == 1
-    assert html.count("plotly.js v") == 1
-    assert "cdn" not in html.split("plotly.js v")[0].lower()  # nothing loaded from outside
+    assert len(_PLOTLY_HEADER.findall(html)) == 1
+    assert "cdn" not in html[:html.index("plotly.js")].lower()  # nothing loaded from outside
     assert not re.search(r"<script[^>]+src=", html)
+
+
+def test_cartesian_bundle_only_when_it_can_draw_every_trace() -> None:
+    from plotly.offline import get_plotlyjs
+
+    from radiogenomics.report.html import plotly_bundle
+
+    js, name = plotly_bundle({"scatter", "bar", "box", "heatmap"})
+    assert name == "cartesian" and "(cartesian - minified)" in js[:300]
+    js, name = plotly_bundle({"scatter", "sankey"})
+    assert name == "full" and js == get_plotlyjs()
+    sankey = go.Figure(go.Sankey(node={"label": ["a", "b"]}, link={"source": [0], "target": [1],
+                                                                   "value": [1]}))
+    html = render_report([Section("s", "S", [FigureBlock(sankey, data=pd.DataFrame({"a": [1]}))])],
+                         title="t")
+    assert "(cartesian - minified)" not in html and len(_PLOTLY_HEADER.findall(html)) == 1
 
 
 def test_hostile_strings_never_appear_raw() -> None:
@@ -65,7 +96,7 @@ def test_report_renders_in_chromium_without_errors_or_dialogs(tmp_path: Path, br
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(path.as_uri())
-    page.wait_for_selector("#fig-3 .main-svg")
+    _wait_all_drawn(page)
     assert errors == []
     assert dialogs == []
     assert page.locator("div.plot .main-svg").count() >= 3
@@ -93,7 +124,7 @@ def test_report_renders_in_chromium_without_errors_or_dialogs(tmp_path: Path, br
 def test_pipeline_report_opens_offline(tiny_run: Path, browser) -> None:
     report = tiny_run / "reports" / "tiny" / "index.html"
     html = report.read_text(encoding="utf-8")
-    assert html.count("plotly.js v") == 1
+    assert len(_PLOTLY_HEADER.findall(html)) == 1
     assert "Provenance" in html and "At a glance" in html
     page = browser.new_page()
     errors: list[str] = []
@@ -102,10 +133,247 @@ def test_pipeline_report_opens_offline(tiny_run: Path, browser) -> None:
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(report.as_uri())
-    page.wait_for_selector("div.plot .main-svg")
+    _wait_all_drawn(page)
     assert errors == []
     assert all(url.startswith(("file:", "blob:", "data:")) for url in requests), requests
     n_plots = page.locator("div.plot").count()
     assert n_plots >= 4
     assert page.locator("div.plot .main-svg").count() >= n_plots
     page.close()
+
+
+def test_thin_points_keeps_every_flagged_point_and_one_per_display_cell() -> None:
+    from radiogenomics.expression.figures import thin_points
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=20_000), rng.exponential(size=20_000)
+    keep = rng.random(20_000) < 0.05
+    bins = 50
+    drawn = thin_points(x, y, keep, bins=bins)
+    assert drawn[keep].all()
+    # one drawn point per occupied cell of the same grid, counted independently
+    cx = np.floor((x - x.min()) / (x.max() - x.min()) * (bins - 1)).astype(int)
+    cy = np.floor((y - y.min()) / (y.max() - y.min()) * (bins - 1)).astype(int)
+    occupied = len(set(zip(cx[~keep], cy[~keep], strict=True)))
+    assert (drawn & ~keep).sum() == occupied
+    # the extremes of the cloud stay (each is alone or first in its cell)
+    rest = np.flatnonzero(~keep)
+    for i in rest[[np.argmin(x[rest]), np.argmax(x[rest]), np.argmax(y[rest])]]:
+        cell = (cx == cx[i]) & (cy == cy[i]) & ~keep
+        assert drawn[cell].sum() == 1
+
+
+def test_a_table_shared_by_figures_is_embedded_once() -> None:
+    data = pd.DataFrame({"gene": [f"G{i}" for i in range(200)], "value": np.arange(200.0)})
+    sections = [Section("s", "S", [
+        FigureBlock(go.Figure(go.Scatter(x=data["value"], y=data["value"])), data=data, name="a"),
+        FigureBlock(go.Figure(go.Bar(x=data["gene"], y=data["value"])), data=data, name="b")])]
+    html = render_report(sections, title="t")
+    assert html.count("G199\\t199.0") == 1
+    sources = re.findall(r'class="download" data-source="([^"]+)" data-file="([^"]+)"', html)
+    assert [f for _, f in sources] == ["a.tsv", "b.tsv"]
+    assert sources[0][0] == sources[1][0]
+
+
+def test_headlines_and_prose_escape_their_text() -> None:
+    from radiogenomics.report.model import Headline, HeadlineBlock, ProseBlock
+
+    html = render_report([Section("glance", "G", [
+        HeadlineBlock([Headline(HOSTILE, f"value {HOSTILE}", "target\"><script>")]),
+        ProseBlock([f"methods {HOSTILE}"])])], title="t")
+    assert "<script>alert(1)" not in html
+    assert 'href="#target_script"' in html  # section anchors are reduced to safe names
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3
+
+
+def test_thumbnail_crops_the_tumour_and_windows_the_ct() -> None:
+    from radiogenomics.imaging.habitat_stage import VIEW_WINDOW, thumbnail
+
+    rng = np.random.default_rng(1)
+    ct = rng.integers(-1000, 1000, size=(30, 200, 180)).astype(np.int16)
+    hab = np.zeros(ct.shape, np.uint8)
+    hab[5:25, 40:140, 60:90] = rng.integers(1, 4, size=(20, 100, 30))
+    thumb = thumbnail(ct, hab, spacing=(0.5, 0.5, 3.0), max_side=48, max_slices=12, margin=4)
+    step = int(np.ceil(108 / 48))  # rows 36..143 (108 voxels) → every 3rd; columns 56..93 → 13
+    assert thumb["ct"].shape == thumb["habitats"].shape == (12, 36, 13)
+    assert list(thumb["slices"]) == list(np.linspace(5, 24, 12).round().astype(int))
+    z = int(thumb["slices"][3])
+    lo, hi = VIEW_WINDOW
+    expected = np.round((np.clip(ct[z, 36:144:step, 56:94:step], lo, hi) - lo) / (hi - lo) * 255)
+    np.testing.assert_array_equal(thumb["ct"][3], expected.astype(np.uint8))
+    np.testing.assert_array_equal(thumb["habitats"][3], hab[z, 36:144:step, 56:94:step])
+    np.testing.assert_allclose(thumb["pixel_mm"], [0.5 * step, 0.5 * step])
+
+
+def test_explorer_images_are_bounded_and_start_with_the_extremes() -> None:
+    from radiogenomics.report.explorer import choose_image_patients
+
+    ids = [f"P{i:03d}" for i in range(120)]
+    pred = pd.DataFrame({"cohort": ["train"] * 60 + ["external"] * 60,
+                         "lnm": [0] * 60 + [1] * 60, "p": np.linspace(0, 1, 120)}, index=ids)
+    pred.loc["P010", "lnm"], pred.loc["P070", "lnm"] = 1, 0  # low-risk LNM+, high-risk LNM−
+    chosen = choose_image_patients(pred, "p", 0.5, available=set(ids) - {"P119"}, limit=20)
+    assert len(chosen) == len(set(chosen)) == 20
+    # per cohort: highest two, lowest two, the misclassified; P119 has no slices
+    assert chosen[:10] == ["P059", "P058", "P000", "P001", "P010",
+                           "P118", "P117", "P060", "P061", "P070"]
+    assert len(choose_image_patients(pred, "p", 0.5, available=set(ids), limit=3)) == 3
+
+
+def _guarded_page(browser, errors: list[str], dialogs: list[str], refused: list[str]):  # noqa: ANN001, ANN202
+    """A page that records console errors and dialogs and refuses every request that is not
+    file:, data: or blob: (recording it)."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def route(r, request) -> None:  # noqa: ANN001
+        if request.url.startswith(("file:", "data:", "blob:")):
+            r.continue_()
+        else:
+            refused.append(request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return page
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_tiny_report_explorer_selects_a_patient(tiny_run: Path, browser) -> None:
+    report = tiny_run / "reports" / "tiny" / "index.html"
+    pred = pd.read_csv(tiny_run / "runs" / "tiny" / "model" / "predictions.tsv", sep="\t",
+                       index_col=0)
+    errors: list[str] = []
+    dialogs: list[str] = []
+    refused: list[str] = []
+    page = _guarded_page(browser, errors, dialogs, refused)
+    page.goto(report.as_uri())
+    _wait_all_drawn(page)
+    assert page.locator("div.plot").count() >= 20
+    # sections in reading order
+    ids = page.eval_on_selector_all("main > section", "els => els.map(e => e.id)")
+    assert ids[:2] == ["glance", "explorer"] and ids[-2:] == ["methods", "provenance"]
+    assert ids.index("model") < ids.index("de") < ids.index("deconvolve") < ids.index("survival")
+    # every headline links to a section of the page
+    targets = page.eval_on_selector_all("a.headline", "els => els.map(e => e.hash.slice(1))")
+    assert targets and set(targets) <= set(ids)
+    # a patient with stored slices, found by typing its ID
+    data = page.evaluate("JSON.parse(document.getElementById('explorer-json').textContent)")
+    with_ct = sorted(data["images"])
+    assert 0 < len(with_ct) <= 60
+    pid = with_ct[-1]
+    page.fill("#explorer-search", pid)
+    rows = page.locator("#explorer-table tbody tr")
+    assert rows.count() == 1
+    rows.first.locator("button.patient-link").click()
+    page.wait_for_function(f"() => document.getElementById('explorer-ct').dataset.patient === {pid!r}")
+    assert page.locator("#explorer-title").text_content() == pid
+    # the star marks this patient's rad-score (the model's value, read independently)
+    star = page.evaluate("(() => { const d = document.getElementById('explorer-score').data; "
+                         "return d[d.length - 1].x[0]; })()")
+    assert star == pytest.approx(pred.loc[pid, "rad_score"], rel=1e-4)
+    # the CT viewer drew the tumour: the yellow contour is on the canvas
+    yellow = page.evaluate("""(() => { const c = document.getElementById('explorer-ct');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] === 255 && d[i+1] === 215 && d[i+2] === 0) n++;
+        return n; })()""")
+    assert yellow > 20
+    # moving the slider changes the slice shown
+    first = page.locator("#explorer-ct").get_attribute("data-slice")
+    page.locator("#explorer-slice").fill("0")
+    assert page.locator("#explorer-ct").get_attribute("data-slice") != first or \
+        len(data["images"][pid]["slices"]) == 1
+    # a transcriptome patient: cell fractions against the cohort
+    linked = pd.read_csv(tiny_run / "runs" / "tiny" / "link" / "linked.tsv", sep="\t")
+    tcga = linked["patient"].iloc[0]
+    page.fill("#explorer-search", tcga)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => !document.getElementById('explorer-cells').hidden")
+    mine = page.evaluate("document.getElementById('explorer-cells').data[1].x")
+    fractions = pd.read_csv(tiny_run / "runs" / "tiny" / "deconvolve" / "fractions.tsv",
+                            sep="\t").set_index("patient")
+    types = data["rna"]["cell_types"]
+    np.testing.assert_allclose(mine, fractions.loc[tcga, types].to_numpy(dtype=float), rtol=1e-4)
+    # clicking a point of the rad-score plot selects that patient
+    box = page.locator("#explorer-score .nsewdrag").bounding_box()
+    point = page.evaluate("""(() => { const d = document.getElementById('explorer-score');
+        const t = d.data[0], xa = d._fullLayout.xaxis, ya = d._fullLayout.yaxis;
+        return {id: t.customdata[0], x: xa.l2p(t.x[0]) + xa._offset, y: ya.l2p(t.y[0]) + ya._offset}; })()""")
+    assert box is not None
+    page.locator("#explorer-score").scroll_into_view_if_needed()
+    origin = page.locator("#explorer-score").bounding_box()
+    page.mouse.click(origin["x"] + point["x"], origin["y"] + point["y"])
+    page.wait_for_function(f"() => document.getElementById('explorer-title').textContent === {point['id']!r}")
+    assert errors == [] and dialogs == [] and refused == []
+    page.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_tiny_report_shows_hostile_ids_and_titles_as_text(tiny_run: Path, browser,
+                                                          tmp_path: Path) -> None:
+    from radiogenomics.report.html import collect_sections
+    from radiogenomics.report.model import ExplorerBlock
+
+    hostile = "<img src=x onerror=alert(1)>"
+    sections, records = collect_sections(tiny_run / "runs" / "tiny")
+    explorer = next(s for s in sections if s.id == "explorer")
+    payload = next(b for b in explorer.blocks if isinstance(b, ExplorerBlock)).payload
+    old = sorted(payload["images"])[0]
+    new = f"{hostile}</script><script>alert(2)</script>"
+    ids = payload["patients"]["id"]
+    ids[ids.index(old)] = new
+    payload["images"][new] = payload["images"].pop(old)
+    html = render_report(sections, title=hostile)
+    path = tmp_path / "hostile.html"
+    path.write_text(html, encoding="utf-8")
+    errors: list[str] = []
+    dialogs: list[str] = []
+    refused: list[str] = []
+    page = _guarded_page(browser, errors, dialogs, refused)
+    page.goto(path.as_uri())
+    _wait_all_drawn(page)
+    assert page.locator("h1").text_content() == hostile
+    assert page.title() == hostile
+    page.fill("#explorer-search", "onerror")
+    cell = page.locator("#explorer-table tbody tr button.patient-link")
+    assert cell.count() == 1 and cell.text_content() == new
+    cell.click()
+    page.wait_for_function("() => document.getElementById('explorer-ct').dataset.patient !== ''")
+    assert page.locator("#explorer-title").text_content() == new
+    assert page.locator("img").count() == 0
+    assert dialogs == [] and errors == [] and refused == []
+    page.close()
+
+
+@pytest.mark.slow
+def test_export_figures_writes_every_figure(tiny_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists():
+        pytest.skip("figure export needs Chromium")
+    from radiogenomics.report.html import collect_sections
+    from radiogenomics.report.model import FigureBlock
+
+    run = tiny_run / "runs" / "tiny"
+    sections, _ = collect_sections(run, explorer_images=0)
+    n_figures = sum(isinstance(b, FigureBlock) for s in sections for b in s.blocks)
+    result = run_cli("report", str(run), "--out", str(tmp_path / "r" / "index.html"),
+                     "--export-figures", "svg")
+    assert result.returncode == 0, result.stderr
+    files = sorted((tmp_path / "r" / "figures").glob("*.svg"))
+    assert len(files) == n_figures
+    assert all(f.read_text(encoding="utf-8").lstrip().startswith("<svg") for f in files)
+    volcano = next(f for f in files if "de_volcano" in f.name).read_text(encoding="utf-8")
+    assert "Volcano" in volcano
+    # PNG through the library call, at the requested pixel size
+    from radiogenomics.report.export import export_figures
+
+    pngs = export_figures(run, tmp_path / "png", "png", width=400, height=300, scale=2,
+                          names=["de_volcano"])
+    assert len(pngs) == 1 and "de_volcano" in pngs[0].name
+    header = pngs[0].read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(header[16:20], "big") == 800 and int.from_bytes(header[20:24], "big") == 600

@@ -120,11 +120,22 @@ def extract_cmd(cases: Path, out_dir: Path, params: Path | None, n_jobs: int | N
 @click.option("--out", "out_html", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="The HTML file to write.")
 @click.option("--title", default="Radiogenomics report", show_default=True)
-def report_cmd(run_dir: Path, out_html: Path, title: str) -> None:
+@click.option("--explorer-images", type=click.IntRange(0, 5000), default=60, show_default=True,
+              help="Patients whose CT slices the patient explorer stores.")
+@click.option("--export-figures", "export", type=click.Choice(["png", "svg"]),
+              help="Also write every figure as a publication file (kaleido + Chromium) into "
+                   "a 'figures' folder beside the HTML.")
+def report_cmd(run_dir: Path, out_html: Path, title: str, explorer_images: int,
+               export: str | None) -> None:
     """Build the HTML report of RUN_DIR (reads only the run directory)."""
     from .report import build_report
 
-    click.echo(str(build_report(run_dir, out_html, title=title)))
+    click.echo(str(build_report(run_dir, out_html, title=title, explorer_images=explorer_images)))
+    if export:
+        from .report.export import export_figures
+
+        written = export_figures(run_dir, out_html.parent / "figures", export)
+        click.echo(f"{len(written)} figures: {out_html.parent / 'figures'}")
 
 
 @cli.command("ingest")

@@ -319,6 +319,8 @@ class ReportConfig(Section):
 
     output: OutputPath | None = None
     title: str = "Radiogenomics of occult lymph-node metastasis in cN0 HNSCC"
+    #: patients whose CT slices the patient explorer stores (bounds the file size; 0: none)
+    explorer_images: int = Field(60, ge=0, le=5000)
 
 
 class AnalysisConfig(Section):

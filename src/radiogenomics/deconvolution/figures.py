@@ -26,7 +26,7 @@ def correlation_heatmap(corr: pd.DataFrame, *, title: str) -> go.Figure:
 def umap_figure(umap: pd.DataFrame, *, title: str) -> go.Figure:
     fig = go.Figure()
     for i, (t, part) in enumerate(umap.groupby("cell_type", sort=True)):
-        fig.add_trace(go.Scattergl(x=part["UMAP1"], y=part["UMAP2"], mode="markers", name=str(t),
+        fig.add_trace(go.Scatter(x=part["UMAP1"], y=part["UMAP2"], mode="markers", name=str(t),
                                    marker={"size": 3, "color": PALETTE[i % len(PALETTE)]},
                                    text=part["cell"].astype(str),
                                    hovertemplate="%{text}<extra>" + str(t) + "</extra>"))

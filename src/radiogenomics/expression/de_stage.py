@@ -118,11 +118,11 @@ def report_sections(stage_dir: Path) -> list[Section]:
         volcano_figure(results, alpha=alpha, log2fc=lfc, title=f"Volcano: {test} vs {ref} rad-score"),
         data=table, name="de_volcano",
         caption=f"Each point is a gene; coloured when padj < {alpha} and |log2FC| ≥ {lfc}. "
-                f"Hover for the gene."))
+                "Hover for the gene. Overlapping not-significant genes are drawn once per "
+                "display cell; the data download has every gene."))
     blocks.append(FigureBlock(
         ma_figure(results, alpha=alpha, log2fc=lfc, title="MA plot"),
-        data=table[["gene_id", "gene_name", "baseMean", "log2FoldChange", "padj"]],
-        name="de_ma", caption="Fold change against mean expression."))
+        data=table, name="de_ma", caption="Fold change against mean expression."))
     pca = pd.read_csv(stage_dir / "pca.tsv", sep="\t", dtype={"sample": str, "patient": str})
     group = params["group_key"]
     hover = "patient" if "patient" in pca else "sample"

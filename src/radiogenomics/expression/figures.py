@@ -23,25 +23,64 @@ def _de_colours(table: pd.DataFrame, alpha: float, log2fc: float) -> tuple[np.nd
 
 
 def _de_hover(table: pd.DataFrame) -> tuple[np.ndarray, str]:
-    custom = np.stack([table["gene_name"].astype(str).to_numpy(), table.index.astype(str).to_numpy(),
-                       table["log2FoldChange"].to_numpy(dtype=float),
-                       table["padj"].to_numpy(dtype=float),
-                       table["baseMean"].to_numpy(dtype=float)], axis=1)
-    template = ("<b>%{customdata[0]}</b> (%{customdata[1]})<br>log2FC %{customdata[2]:.3f}"
-                "<br>padj %{customdata[3]:.3g}<br>baseMean %{customdata[4]:.4g}<extra></extra>")
+    """Hover data as short strings (the page needs 3-4 digits, not 17)."""
+    def fmt(values: pd.Series, spec: str) -> list[str]:
+        return [format(v, spec) for v in values.to_numpy(dtype=float)]
+
+    custom = np.array([table["gene_name"].astype(str).tolist(), table.index.astype(str).tolist(),
+                       fmt(table["log2FoldChange"], ".3f"), fmt(table["padj"], ".3g"),
+                       fmt(table["baseMean"], ".4g")], dtype=object).T
+    template = ("<b>%{customdata[0]}</b> (%{customdata[1]})<br>log2FC %{customdata[2]}"
+                "<br>padj %{customdata[3]}<br>baseMean %{customdata[4]}<extra></extra>")
     return custom, template
+
+
+#: display cells per axis when thinning the not-significant cloud of a volcano or MA plot
+THIN_BINS = 150
+
+
+def _short(values: np.ndarray) -> list[float]:
+    """Coordinates to 4 significant digits (sub-pixel on any screen; a smaller report)."""
+    return [float(f"{v:.4g}") for v in values]
+
+
+def thin_points(x: np.ndarray, y: np.ndarray, keep: np.ndarray, *, bins: int = THIN_BINS) -> np.ndarray:
+    """Which points to draw: all of ``keep``, and of the others one per cell of a
+    ``bins`` × ``bins`` grid over the plot's range (points in one cell overlap on screen).
+
+    A volcano of 20,000 genes is mostly a cloud of overlapping grey points; drawing one per
+    display cell keeps its shape and outliers and cuts the report by megabytes.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    out = keep.copy()
+    rest = np.flatnonzero(~keep & np.isfinite(x) & np.isfinite(y))
+    if len(rest) == 0:
+        return out
+
+    def cell(v: np.ndarray) -> np.ndarray:
+        lo, hi = np.nanmin(v), np.nanmax(v)
+        return np.floor((v - lo) / ((hi - lo) or 1.0) * (bins - 1)).astype(np.int64)
+
+    ids = cell(x)[rest] * bins + cell(y)[rest]
+    _, first = np.unique(ids, return_index=True)
+    out[rest[np.sort(first)]] = True
+    return out
 
 
 def _by_class(fig: go.Figure, table: pd.DataFrame, x: np.ndarray, y: np.ndarray, alpha: float,
               log2fc: float) -> None:
     colour, label = _de_colours(table, alpha, log2fc)
     custom, template = _de_hover(table)
+    drawn = thin_points(x, y, label != "not significant")
     for name, col in (("not significant", NS), ("down", DOWN), ("up", UP)):
-        part = label == name
+        total = label == name
+        part = total & drawn
         if not part.any():
             continue
+        shown = (f"{name} ({int(total.sum())}; {int(part.sum())} drawn)" if part.sum() < total.sum()
+                 else f"{name} ({int(total.sum())})")
         fig.add_trace(go.Scatter(
-            x=x[part], y=y[part], mode="markers", name=f"{name} ({int(part.sum())})",
+            x=_short(x[part]), y=_short(y[part]), mode="markers", name=shown,
             marker={"color": col, "size": 4 if name == "not significant" else 5,
                     "opacity": 0.5 if name == "not significant" else 0.8},
             customdata=custom[part], hovertemplate=template))

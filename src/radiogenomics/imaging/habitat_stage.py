@@ -82,6 +82,8 @@ def _patient_habitats(job: dict[str, Any]) -> dict[str, Any]:
     himg.CopyInformation(image)
     out = Path(job["maps"]) / f"{job['patient_id']}.nrrd"
     sitk.WriteImage(himg, str(out), useCompression=True)
+    thumb = thumbnail(arr, hmap, spacing=image.GetSpacing())
+    np.savez_compressed(Path(job["thumbs"]) / f"{job['patient_id']}.npz", **thumb)
     row: dict[str, Any] = {"patient_id": job["patient_id"]}
     n = mask.sum()
     for h in range(1, model.k_ + 1):
@@ -101,6 +103,34 @@ def _patient_habitats(job: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+#: CT window of the patient explorer's slices (soft tissue, HU)
+VIEW_WINDOW = (-160.0, 240.0)
+
+
+def thumbnail(arr: np.ndarray, hmap: np.ndarray, *, spacing: tuple[float, float, float],
+              max_side: int = 48, max_slices: int = 12, margin: int = 4) -> dict[str, np.ndarray]:
+    """A small axial crop around the tumour for the report's patient explorer.
+
+    ``arr`` and ``hmap`` are (z, y, x) CT and habitat arrays (0 outside the tumour). The crop is
+    the tumour's bounding box plus ``margin`` voxels in-plane, taken every ``step``-th voxel so
+    that its larger side is at most ``max_side``, on at most ``max_slices`` tumour slices spread
+    evenly. CT is windowed to :data:`VIEW_WINDOW` and stored as 0..255.
+    """
+    zs = np.flatnonzero((hmap > 0).any(axis=(1, 2)))
+    ys = np.flatnonzero((hmap > 0).any(axis=(0, 2)))
+    xs = np.flatnonzero((hmap > 0).any(axis=(0, 1)))
+    y0, y1 = max(int(ys.min()) - margin, 0), min(int(ys.max()) + margin + 1, arr.shape[1])
+    x0, x1 = max(int(xs.min()) - margin, 0), min(int(xs.max()) + margin + 1, arr.shape[2])
+    step = max(1, int(np.ceil(max(y1 - y0, x1 - x0) / max_side)))
+    chosen = zs[np.unique(np.linspace(0, len(zs) - 1, min(max_slices, len(zs))).round().astype(int))]
+    lo, hi = VIEW_WINDOW
+    ct = arr[chosen, y0:y1:step, x0:x1:step].astype(np.float64)
+    ct = np.round((np.clip(ct, lo, hi) - lo) / (hi - lo) * 255.0).astype(np.uint8)
+    return {"ct": ct, "habitats": hmap[chosen, y0:y1:step, x0:x1:step].astype(np.uint8),
+            "slices": chosen.astype(np.int32),
+            "pixel_mm": np.array([spacing[0] * step, spacing[1] * step], dtype=np.float64)}
+
+
 def add_supervoxel_settings(jobs: list[dict[str, Any]], *, window: int, n_supervoxels: int,
                             spatial_weight: float, seed: int) -> None:
     """Give each case job what :func:`patient_supervoxels` needs (in place)."""
@@ -110,11 +140,12 @@ def add_supervoxel_settings(jobs: list[dict[str, Any]], *, window: int, n_superv
 
 
 def add_habitat_model(jobs: list[dict[str, Any]], phase1: list[dict[str, Any]], *,
-                      model: Path, maps: Path | str, params: Path | str) -> None:
+                      model: Path, maps: Path | str, params: Path | str,
+                      thumbs: Path | str) -> None:
     """Give each job its supervoxels and the fitted model for :func:`patient_habitats`."""
     for job, r in zip(jobs, phase1, strict=True):
-        job.update(model=str(model), maps=str(maps), params=str(params), labels=r["labels"],
-                   descriptors=r["descriptors"])
+        job.update(model=str(model), maps=str(maps), params=str(params), thumbs=str(thumbs),
+                   labels=r["labels"], descriptors=r["descriptors"])
 
 
 def run(ctx: StageContext) -> None:
@@ -149,38 +180,15 @@ def run(ctx: StageContext) -> None:
     ari = bootstrap_ari(train, model, n_boot=cfg.bootstrap, seed=cfg.seed) if cfg.bootstrap else np.array([])
     maps = ctx.out_dir / "maps"
     maps.mkdir()
+    thumbs = ctx.out_dir / "thumbs"
+    thumbs.mkdir()
     params = str(cfg.params or HABITAT_PARAMS)
-    add_habitat_model(jobs, phase1, model=ctx.out_dir / "model.json", maps=maps, params=params)
+    add_habitat_model(jobs, phase1, model=ctx.out_dir / "model.json", maps=maps, params=params,
+                      thumbs=thumbs)
     rows = list(progress(run_jobs(patient_habitats, jobs, n_jobs, executor,
                                   extract_cfg.scheduler_address),
                          description="habitats", total=len(jobs)))
     _write(ctx.out_dir, adata, rows, model, ari, cases)
-    _save_viewers(ctx.out_dir, jobs, phase1, cases)
-
-
-def _save_viewers(out: Path, jobs: list[dict[str, Any]], phase1: list[dict[str, Any]],
-                  cases: pd.DataFrame) -> None:
-    """CT and habitat crops of the largest tumour per cohort, for the report's slice viewer
-    (the report reads only the run directory)."""
-    viewer = out / "viewer"
-    viewer.mkdir()
-    sizes = pd.DataFrame({"cohort": cases["cohort"].to_numpy(),
-                          "voxels": [len(r["labels"]) for r in phase1]})
-    for cohort in ("train", "external"):
-        part = sizes[sizes["cohort"] == cohort]
-        if part.empty:
-            continue
-        job = jobs[int(part["voxels"].idxmax())]  # sizes has the jobs' positional index
-        _, arr, mask = _load_case(job)
-        hmap = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "maps" / f"{job['patient_id']}.nrrd")))
-        zs = np.flatnonzero(mask.any(axis=(1, 2)))
-        ys, xs = np.flatnonzero(mask.any(axis=(0, 2))), np.flatnonzero(mask.any(axis=(0, 1)))
-        box = (slice(zs.min(), zs.max() + 1), slice(max(ys.min() - 6, 0), ys.max() + 7),
-               slice(max(xs.min() - 6, 0), xs.max() + 7))
-        np.savez_compressed(viewer / f"{job['patient_id']}.npz",
-                            ct=np.clip(arr[box], -160, 240).astype(np.int16),
-                            habitats=hmap[box].astype(np.uint8), first_slice=zs.min(),
-                            cohort=np.array(cohort))
 
 
 def habitat_anndata(adata, rows: list[dict[str, Any]], model: HabitatModel, ari: np.ndarray | None = None):  # noqa: ANN001, ANN201
@@ -244,46 +252,8 @@ def _write(out: Path, adata, rows: list[dict[str, Any]], model: HabitatModel,  #
         f"{ari.mean():.3f}" if ari.size else "not computed")
 
 
-def _viewer(ct: np.ndarray, hmap: np.ndarray, first_slice: int, title: str, k: int):  # noqa: ANN202
-    """Axial CT slices (a crop around the tumour) with the habitat overlay and a slice slider."""
-    import plotly.graph_objects as go
-
-    from ..report.figures import PALETTE
-
-    # a discrete scale: value h (1..K) on [0.5, K + 0.5] takes habitat h's colour
-    colours = [c for h in range(1, k + 1)
-               for c in ([(h - 1) / k, PALETTE[h - 1]], [h / k, PALETTE[h - 1]])]
-
-    def traces(z: int) -> list:
-        hab = hmap[z].astype(float)
-        return [
-            go.Heatmap(z=ct[z], colorscale="gray", zmin=-160, zmax=240, showscale=False,
-                       hovertemplate="HU %{z:.0f}<extra></extra>"),
-            go.Heatmap(z=np.where(hab > 0, hab, np.nan), colorscale=colours, zmin=0.5,
-                       zmax=k + 0.5, opacity=0.45, showscale=False,
-                       hovertemplate="habitat H%{z:.0f}<extra></extra>"),
-        ]
-
-    n = ct.shape[0]
-    mid = n // 2
-    fig = go.Figure(data=traces(mid),
-                    frames=[go.Frame(data=traces(z), name=str(first_slice + z)) for z in range(n)])
-    fig.update_layout(
-        title=title, template="simple_white", height=440, width=480,
-        margin={"l": 20, "r": 20, "t": 50, "b": 60},
-        sliders=[{"active": mid, "currentvalue": {"prefix": "slice "},
-                  "steps": [{"label": str(first_slice + z), "method": "animate",
-                             "args": [[str(first_slice + z)],
-                                      {"mode": "immediate", "frame": {"duration": 0}}]}
-                            for z in range(n)]}],
-    )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False)
-    return fig
-
-
 def report_sections(stage_dir: Path) -> list:
-    """Habitats: K selection, stability, fractions by LNM status, slice viewers."""
+    """Habitats: K selection, stability, fractions by LNM status (slices: the explorer)."""
     import json
 
     from ..report.figures import box_by_group, scatter
@@ -324,16 +294,8 @@ def report_sections(stage_dir: Path) -> list:
         table.groupby("cohort")[[f"fraction_H{h}" for h in range(1, k + 1)] + ["mixing"]].mean()
         .round(4).reset_index(), name="habitat_fractions_by_cohort",
         caption="Mean habitat fractions and habitat mixing per cohort."))
-    # slice viewers: the crops the stage saved (largest tumour of the train and external cohorts)
-    indexed = table.set_index("patient_id")
-    for path in sorted((stage_dir / "viewer").glob("*.npz")):
-        crop = np.load(path)
-        pid = path.stem
-        blocks.append(FigureBlock(
-            _viewer(crop["ct"], crop["habitats"], int(crop["first_slice"]),
-                    f"{pid} ({crop['cohort']}): habitats over CT", k),
-            data=pd.DataFrame({"habitat": [f"H{h}" for h in range(1, k + 1)],
-                               "fraction": [indexed.loc[pid, f"fraction_H{h}"] for h in range(1, k + 1)]}),
-            name=f"habitat_viewer_{pid}",
-            caption="Drag the slider to move through the slices; colours are habitats."))
+    blocks.append(TextBlock(
+        "Axial CT slices with the tumour contour and the habitat overlay are in the Patient "
+        "explorer (highest- and lowest-risk and misclassified patients of each cohort, then a "
+        "random sample)."))
     return [Section(id="habitats", title="Habitat radiomics", blocks=blocks)]

@@ -76,7 +76,7 @@ def scatter(
     for i, level in enumerate(levels):
         part = data if level is None else data[data[color].astype(str) == level]
         fig.add_trace(
-            go.Scattergl(
+            go.Scatter(
                 x=part[x], y=part[y], mode="markers",
                 name=str(level) if level is not None else y,
                 marker={"size": 6, "opacity": 0.7, "color": PALETTE[i % len(PALETTE)]},

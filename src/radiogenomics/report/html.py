@@ -13,9 +13,18 @@ from markupsafe import Markup
 from .._files import atomic_write_text
 from .._logging import logger
 from ..errors import UserError
-from .model import FigureBlock, Section, TableBlock, TextBlock
+from .model import (
+    ExplorerBlock,
+    FigureBlock,
+    HeadlineBlock,
+    ProseBlock,
+    Section,
+    TableBlock,
+    TextBlock,
+)
 
-__all__ = ["build_report", "embed_json", "escape_plotly_strings", "render_report"]
+__all__ = ["build_report", "collect_sections", "embed_json", "escape_plotly_strings",
+           "figure_spec", "render_report"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 #: keys whose strings are Plotly format templates written by the suite, not data
@@ -51,16 +60,52 @@ def escape_plotly_strings(obj: Any, key: str = "") -> Any:
     return obj
 
 
-def _figure_payload(block: FigureBlock) -> dict[str, Any]:
+def figure_spec(block: FigureBlock) -> dict[str, Any]:
+    """The figure as Plotly JSON with every data string escaped (what the page draws)."""
     import plotly.io as pio
 
     spec = json.loads(pio.to_json(block.figure, validate=False, remove_uids=True))
-    return {
-        "data": escape_plotly_strings(spec.get("data", [])),
-        "layout": escape_plotly_strings(spec.get("layout", {})),
-        "tsv": block.data.to_csv(sep="\t", index=False),
-        "name": block.name,
-    }
+    out = {"data": escape_plotly_strings(spec.get("data", [])),
+           "layout": escape_plotly_strings(spec.get("layout", {}))}
+    if spec.get("frames"):
+        out["frames"] = escape_plotly_strings(spec["frames"])
+    return out
+
+
+class _TSVStore:
+    """Each distinct TSV is embedded once (figures drawn from the same table share it)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {}
+
+    def add(self, text: str) -> tuple[str, Markup | None]:
+        """The TSV's element id, and its JSON payload when this is its first use."""
+        if text in self.ids:
+            return self.ids[text], None
+        self.ids[text] = f"tsv-{len(self.ids) + 1}"
+        return self.ids[text], embed_json({"tsv": text})
+
+
+_VENDOR = Path(__file__).parent / "vendor"
+#: plotly.js version of the vendored cartesian bundle
+CARTESIAN_VERSION = "4.1.1"
+#: trace types in plotly.js's cartesian partial bundle
+CARTESIAN_TYPES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d",
+                             "histogram2dcontour", "image", "pie", "scatter", "scatterternary",
+                             "violin"})
+
+
+def plotly_bundle(trace_types: set[str]) -> tuple[str, str]:
+    """The plotly.js to inline and its name: the vendored cartesian bundle when it can draw
+    every ``trace_types`` and matches the plotly.js version of the installed plotly.py (the
+    figures' JSON is written for that version), else plotly.py's full bundle."""
+    from plotly.offline import get_plotlyjs
+
+    full = get_plotlyjs()
+    match = re.search(r"plotly\.js v(\d+\.\d+\.\d+)", full[:500])
+    if match and match.group(1) == CARTESIAN_VERSION and trace_types <= CARTESIAN_TYPES:
+        return (_VENDOR / "plotly-cartesian.min.js").read_text(encoding="utf-8"), "cartesian"
+    return full, "full"
 
 
 def _safe_name(name: str) -> str:
@@ -80,8 +125,6 @@ def render_report(
     drawn by one inline script; plotly.js is inlined once whatever the number of figures.
     """
     import jinja2
-    from plotly.offline import get_plotlyjs
-
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
         autoescape=True,
@@ -90,7 +133,8 @@ def render_report(
         lstrip_blocks=True,
     )
     rendered: list[dict[str, Any]] = []
-    n_fig = n_tab = 0
+    tsvs = _TSVStore()
+    n_fig = n_tab = n_prose = 0
     for section in sections:
         blocks: list[dict[str, Any]] = []
         for block in section.blocks:
@@ -98,40 +142,45 @@ def render_report(
                 blocks.append({"kind": "text", "text": block.text})
             elif isinstance(block, FigureBlock):
                 n_fig += 1
-                blocks.append(
-                    {
-                        "kind": "figure",
-                        "id": f"fig-{n_fig}",
-                        "caption": block.caption,
-                        "file": _safe_name(block.name) + ".tsv",
-                        "payload": embed_json(_figure_payload(block)),
-                    }
-                )
+                tsv_id, tsv_payload = tsvs.add(block.data.to_csv(sep="\t", index=False))
+                blocks.append({"kind": "figure", "id": f"fig-{n_fig}", "caption": block.caption,
+                               "name": _safe_name(block.name), "tsv_id": tsv_id,
+                               "tsv_payload": tsv_payload,
+                               "payload": embed_json(figure_spec(block))})
             elif isinstance(block, TableBlock):
                 n_tab += 1
                 shown = block.data.head(block.max_rows)
-                blocks.append(
-                    {
-                        "kind": "table",
-                        "id": f"tab-{n_tab}",
-                        "caption": block.caption,
-                        "columns": [str(c) for c in shown.columns],
-                        "rows": [[_cell(v) for v in row] for row in shown.itertuples(index=False)],
-                        "n_rows": len(block.data),
-                        "file": _safe_name(block.name) + ".tsv",
-                        "payload": embed_json({"tsv": block.data.to_csv(sep="\t", index=False)}),
-                    }
-                )
+                tsv_id, tsv_payload = tsvs.add(block.data.to_csv(sep="\t", index=False))
+                blocks.append({
+                    "kind": "table", "id": f"tab-{n_tab}", "caption": block.caption,
+                    "columns": [str(c) for c in shown.columns],
+                    "rows": [[_cell(v) for v in row] for row in shown.itertuples(index=False)],
+                    "n_rows": len(block.data), "name": _safe_name(block.name),
+                    "tsv_id": tsv_id, "tsv_payload": tsv_payload})
+            elif isinstance(block, HeadlineBlock):
+                blocks.append({"kind": "headlines", "items": [
+                    {"label": h.label, "value": h.value, "target": _safe_name(h.target)}
+                    for h in block.items]})
+            elif isinstance(block, ProseBlock):
+                n_prose += 1
+                blocks.append({"kind": "prose", "id": f"prose-{n_prose}",
+                               "paragraphs": block.paragraphs, "copy_label": block.copy_label})
+            elif isinstance(block, ExplorerBlock):
+                blocks.append({"kind": "explorer", "payload": embed_json(block.payload)})
             else:  # pragma: no cover - the Block union is closed
                 msg = f"unknown report block {type(block).__name__}"
                 raise TypeError(msg)
         rendered.append({"id": _safe_name(section.id), "title": section.title, "blocks": blocks})
+    trace_types = {trace.type or "scatter" for section in sections for block in section.blocks
+                   if isinstance(block, FigureBlock) for trace in block.figure.data}
+    plotly_js, bundle = plotly_bundle(trace_types)
+    logger.debug("report: plotly.js %s bundle (trace types %s)", bundle, sorted(trace_types))
     template = env.get_template("report.html")
     return template.render(
         title=title,
         sections=rendered,
         provenance=provenance or {},
-        plotly_js=Markup(get_plotlyjs()),
+        plotly_js=Markup(plotly_js),
         report_js=Markup((_TEMPLATES / "report.js").read_text(encoding="utf-8")),
         report_css=Markup((_TEMPLATES / "report.css").read_text(encoding="utf-8")),
     )
@@ -139,8 +188,12 @@ def render_report(
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return "" if value != value else f"{value:.4g}"  # NaN: an empty cell
     return str(value)
+
+
+#: input checksums listed per stage (all of them stay in the stage's stage.json)
+_MAX_INPUTS_SHOWN = 25
 
 
 def _provenance(run_dir: Path, records: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -153,24 +206,34 @@ def _provenance(run_dir: Path, records: dict[str, dict[str, Any]]) -> dict[str, 
                 "wall_time_s": rec.get("wall_time_s", ""),
                 "fingerprint": str(rec.get("fingerprint", ""))[:16],
                 "params": json.dumps(rec.get("params", {}), indent=2, sort_keys=True),
-                "inputs": rec.get("inputs", {}),
+                "inputs": dict(list(rec.get("inputs", {}).items())[:_MAX_INPUTS_SHOWN]),
+                "n_inputs": len(rec.get("inputs", {})),
                 "versions": ", ".join(f"{k} {v}" for k, v in sorted(rec.get("versions", {}).items())),
             }
         )
     return {"run_dir": run_dir.name, "stages": stages}
 
 
-def build_report(run_dir: str | Path, out_html: str | Path, *, title: str | None = None) -> Path:
-    """Build the report of a run directory into ``out_html`` (written atomically).
+#: stages whose sections follow the analysis sections (the simulated world's planted truth)
+_AFTER_ANALYSIS = ("simulate",)
 
-    Reads only the run directory: each completed stage's ``stage.json`` and the artefacts its
-    report hook turns into sections. Never recomputes an analysis.
+
+def collect_sections(run_dir: str | Path, *, explorer_images: int = 60,
+                     ) -> tuple[list[Section], dict[str, dict[str, Any]]]:
+    """The report's sections in reading order, and the stage records they came from.
+
+    At a glance, the patient explorer, each stage's sections in pipeline order (the simulated
+    world's planted truth after the analyses), then Methods. Reads only the run directory.
     """
     from ..pipeline import RECORD, STAGES, read_record
+    from .explorer import explorer_section
+    from .glance import glance_section
+    from .methods import methods_section
 
     run_dir = Path(run_dir)
     records: dict[str, dict[str, Any]] = {}
-    sections: list[Section] = []
+    analysis: list[Section] = []
+    after: list[Section] = []
     for stage in STAGES:
         if stage.name == "report":  # its own record (if any) is the previous report's
             continue
@@ -180,10 +243,29 @@ def build_report(run_dir: str | Path, out_html: str | Path, *, title: str | None
         records[stage.name] = record
         if stage.report is not None:
             logger.debug("report: sections from stage %s", stage.name)
-            sections.extend(stage.load("report")(run_dir / stage.name))
+            target = after if stage.name in _AFTER_ANALYSIS else analysis
+            target.extend(stage.load("report")(run_dir / stage.name))
     if not records:
         msg = f"{run_dir}: no completed stage (no */{RECORD}); run the pipeline first"
         raise UserError(msg)
+    made = [glance_section(run_dir), explorer_section(run_dir, max_images=explorer_images)]
+    sections = [s for s in made if s is not None] + analysis + after
+    methods = methods_section(run_dir, records)
+    if methods is not None:
+        sections.append(methods)
+    return sections, records
+
+
+def build_report(run_dir: str | Path, out_html: str | Path, *, title: str | None = None,
+                 explorer_images: int = 60) -> Path:
+    """Build the report of a run directory into ``out_html`` (written atomically).
+
+    Reads only the run directory: each completed stage's ``stage.json`` and the artefacts its
+    report hook turns into sections. Never recomputes an analysis. ``explorer_images`` bounds
+    how many patients' CT slices the patient explorer stores.
+    """
+    run_dir = Path(run_dir)
+    sections, records = collect_sections(run_dir, explorer_images=explorer_images)
     html = render_report(
         sections,
         title=title or "Radiogenomics report",

@@ -37,7 +37,38 @@ class TableBlock:
     max_rows: int = 50
 
 
-Block = TextBlock | FigureBlock | TableBlock
+@dataclass(frozen=True)
+class Headline:
+    """One headline result: a label, its value in words, and the section that shows it."""
+
+    label: str
+    value: str
+    target: str
+
+
+@dataclass(frozen=True)
+class HeadlineBlock:
+    """Headline results shown as cards, each linking to its section."""
+
+    items: list[Headline]
+
+
+@dataclass(frozen=True)
+class ProseBlock:
+    """Paragraphs with a button that copies them (the generated methods text)."""
+
+    paragraphs: list[str]
+    copy_label: str = "Copy text"
+
+
+@dataclass(frozen=True)
+class ExplorerBlock:
+    """The patient explorer: its data (embedded as JSON, drawn by the report's script)."""
+
+    payload: dict
+
+
+Block = TextBlock | FigureBlock | TableBlock | HeadlineBlock | ProseBlock | ExplorerBlock
 
 
 @dataclass(frozen=True)

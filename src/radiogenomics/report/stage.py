@@ -9,7 +9,9 @@ from .html import build_report
 
 def run(ctx: StageContext) -> None:
     """Write ``index.html`` into the stage folder and copy it to ``report.output`` if set."""
-    html = build_report(ctx.run_dir, ctx.out_dir / "index.html", title=ctx.config.report.title)
+    cfg = ctx.config.report
+    html = build_report(ctx.run_dir, ctx.out_dir / "index.html", title=cfg.title,
+                        explorer_images=cfg.explorer_images)
     target = ctx.config.resolved_report_path()
     if target != ctx.run_dir / "report" / "index.html":
         atomic_write_bytes(target, html.read_bytes())

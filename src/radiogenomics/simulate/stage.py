@@ -41,7 +41,7 @@ def world_dir(stage_dir: Path) -> Path:
 
 
 def report_sections(stage_dir: Path) -> list[Section]:
-    """'Study at a glance' from the simulated world's case table and recorded truth."""
+    """The simulated world's planted truth (shown after the analyses, to check them against)."""
     from ..report.figures import box_by_group, scatter, stacked_bars
 
     root = world_dir(stage_dir)
@@ -59,8 +59,8 @@ def report_sections(stage_dir: Path) -> list[Section]:
     cohorts = cohorts.set_index("cohort").loc[[c for c in order if c in set(cohorts["cohort"])]]
     cohorts = cohorts.reset_index()
     glance = Section(
-        id="glance",
-        title="At a glance: the study",
+        id="world",
+        title="Simulated world: the planted truth",
         blocks=[
             TextBlock(
                 f"Simulated world ({summary['scale']} scale, seed {summary['seed']}): "
