@@ -274,12 +274,12 @@ def test_tiny_report_explorer_selects_a_patient(tiny_run: Path, browser) -> None
     star = page.evaluate("(() => { const d = document.getElementById('explorer-score').data; "
                          "return d[d.length - 1].x[0]; })()")
     assert star == pytest.approx(pred.loc[pid, "rad_score"], rel=1e-4)
-    # the CT viewer drew the tumour: the yellow contour is on the canvas
-    yellow = page.evaluate("""(() => { const c = document.getElementById('explorer-ct');
+    # the CT viewer drew the tumour: the cyan contour is on the canvas
+    contour = page.evaluate("""(() => { const c = document.getElementById('explorer-ct');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
-        for (let i = 0; i < d.length; i += 4) if (d[i] === 255 && d[i+1] === 215 && d[i+2] === 0) n++;
+        for (let i = 0; i < d.length; i += 4) if (d[i] === 0 && d[i+1] === 229 && d[i+2] === 255) n++;
         return n; })()""")
-    assert yellow > 20
+    assert contour > 20
     # moving the slider changes the slice shown
     first = page.locator("#explorer-ct").get_attribute("data-slice")
     page.locator("#explorer-slice").fill("0")
@@ -377,3 +377,46 @@ def test_export_figures_writes_every_figure(tiny_run: Path, tmp_path: Path) -> N
     header = pngs[0].read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(header[16:20], "big") == 800 and int.from_bytes(header[20:24], "big") == 600
+
+
+@pytest.mark.slow
+def test_glance_and_methods_report_what_the_run_recorded(tiny_run: Path) -> None:
+    import json
+    from importlib.metadata import version
+
+    import yaml
+
+    from radiogenomics.report.glance import exclusions, glance_section, study_flow
+    from radiogenomics.report.html import collect_sections
+    from radiogenomics.report.methods import methods_paragraphs
+    from radiogenomics.report.model import HeadlineBlock
+
+    run = tiny_run / "runs" / "tiny"
+    pred = pd.read_csv(run / "model" / "predictions.tsv", sep="\t", index_col=0)
+    flow = study_flow(run).set_index(["cohort", "centre"])
+    for cohort, part in pred.groupby("cohort"):
+        assert flow.loc[(cohort, "all"), "patients"] == len(part)
+        assert flow.loc[(cohort, "all"), "LNM+"] == int(part["lnm"].fillna(0).sum())
+        for centre, sub in part.groupby("center"):
+            assert flow.loc[(cohort, str(centre)), "patients"] == len(sub)
+    failures = pd.read_csv(run / "extract" / "failures.tsv", sep="\t")
+    assert set(failures["patient_id"]) <= set(exclusions(run)["case"])
+    # the headline AUCs are the model stage's, to three decimals
+    metrics = pd.read_csv(run / "model" / "metrics.tsv", sep="\t")
+    best = json.loads((run / "model" / "model.json").read_text())["best"]
+    headlines = next(b for b in glance_section(run).blocks if isinstance(b, HeadlineBlock)).items
+    auc = next(h for h in headlines if h.label.endswith("(best)"))
+    ext = metrics[(metrics["cohort"] == "external") & (metrics["model"] == best)].iloc[0]
+    assert f"external {ext['auc']:.3f} ({ext['auc_low']:.3f}–{ext['auc_high']:.3f})" in auc.value
+    sections, records = collect_sections(run)
+    assert {h.target for h in headlines} <= {s.id for s in sections}
+    # methods: settings and versions as recorded, not as assumed
+    text = "\n".join(methods_paragraphs(run, records))
+    k = json.loads((run / "habitats" / "stability.json").read_text())["k"]
+    settings = yaml.safe_load((run / "model" / "extract_params.yaml").read_text())
+    de = json.loads((run / "de" / "params.json").read_text())
+    assert f"K = {k}" in text
+    assert f"bin width of {settings['setting']['binWidth']} HU" in text
+    assert f"PyDESeq2 {version('pydeseq2')} with design {de['design']}" in text
+    assert f"gseapy {version('gseapy')}" in text and f"lifelines {version('lifelines')}" in text
+    assert f"({de['n_genes_tested']} genes)" in text

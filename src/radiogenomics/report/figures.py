@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 #: Okabe-Ito (colour-blind safe), then extra distinct colours for up to 12 categories
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
            "#F0E442", "#8C564B", "#7F7F7F", "#BCBD22", "#9467BD")
+#: rows above which box plots draw only their outliers as points
+MAX_BOX_POINTS = 1000
 LAYOUT = {"template": "simple_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
           "height": 420, "hoverlabel": {"namelength": -1}}
 
@@ -31,9 +33,12 @@ def box_by_group(
 ) -> go.Figure:
     """Box plots of ``value`` per ``group`` with every point shown (hover names the row).
 
-    ``color`` splits each group into side-by-side boxes.
+    ``color`` splits each group into side-by-side boxes. Above :data:`MAX_BOX_POINTS` rows only
+    the outliers are drawn as points (thousands of jittered SVG points cost the page seconds
+    and hide the boxes); the data download has every row.
     """
     fig = go.Figure()
+    points = "all" if len(data) <= MAX_BOX_POINTS else "outliers"
     groups = list(order) if order is not None else sorted(data[group].astype(str).unique())
     splits = sorted(data[color].astype(str).unique()) if color else [None]
     for i, split in enumerate(splits):
@@ -43,7 +48,7 @@ def box_by_group(
                 x=part[group].astype(str),
                 y=part[value],
                 name=str(split) if split is not None else value,
-                boxpoints="all",
+                boxpoints=points,
                 jitter=0.4,
                 pointpos=0,
                 marker={"size": 4, "opacity": 0.6, "color": PALETTE[i % len(PALETTE)]},

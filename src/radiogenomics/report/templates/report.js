@@ -254,7 +254,7 @@
       var contour = document.createElement("span");
       contour.className = "chip";
       var line = document.createElement("i");
-      line.style.background = "#FFD700";
+      line.style.background = "#00E5FF";
       contour.appendChild(line);
       contour.appendChild(document.createTextNode("tumour contour"));
       legend.appendChild(contour);
@@ -279,7 +279,7 @@
           }
           if (h > 0 && (x === 0 || y === 0 || x === nx - 1 || y === ny - 1 || v.hab[p - 1] === 0 ||
               v.hab[p + 1] === 0 || v.hab[p - nx] === 0 || v.hab[p + nx] === 0)) {
-            r = 255; gg = 215; b = 0;
+            r = 0; gg = 229; b = 255;
           }
           im.data[o] = r; im.data[o + 1] = gg; im.data[o + 2] = b; im.data[o + 3] = 255;
         }
@@ -308,7 +308,7 @@
           images.size + " patients' slices; report.explorer_images sets how many).";
         return Promise.resolve();
       }
-      $("explorer-ct-note").textContent = "Tumour crop, soft-tissue window (−160 to 240 HU); yellow: tumour contour.";
+      $("explorer-ct-note").textContent = "Tumour crop, soft-tissue window (−160 to 240 HU); cyan: tumour contour.";
       return volume(id).then(function (v) {
         if (P.id[selected] !== id) return; // another patient was selected meanwhile
         current = { id: id, volume: v };
