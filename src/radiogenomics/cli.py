@@ -209,7 +209,8 @@ def deconvolution_benchmark_cmd(reference: Path | None, pbmc68k: bool, cell_type
     per_type, summary = pseudobulk_benchmark(
         adata, cell_type_key=cell_type_key, donor_key=None if donor_key == "none" else donor_key,
         methods=[m.strip() for m in methods.split(",") if m.strip()], n_mixtures=mixtures,
-        min_log2fc=min_log2fc, seed=seed)
+        min_log2fc=min_log2fc, seed=seed,
+        where=str(reference) if reference is not None else "pbmc68k_reduced")
     click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if out_dir is not None:
         atomic_write_tsv(out_dir / "benchmark.tsv", per_type)

@@ -97,7 +97,8 @@ def pseudobulk_benchmark(reference: ad.AnnData, *, cell_type_key: str = "cell_ty
                          n_markers: int = 100, min_log2fc: float = 1.0, n_boot: int = 200,
                          seed: int = 0,
                          dominant: str | None = None,
-                         missing: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         missing: str | None = None,
+                         where: str = "reference") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every method on every scenario.
 
     Returns
@@ -106,7 +107,7 @@ def pseudobulk_benchmark(reference: ad.AnnData, *, cell_type_key: str = "cell_ty
         Per (scenario, method, cell type): ``r, rmse, ccc`` with bootstrap 95% CIs; and per
         (scenario, method): ``mean_r, mean_rmse, mean_ccc, seconds``.
     """
-    counts = check_reference(reference, cell_type_key, donor_key)
+    counts = check_reference(reference, cell_type_key, donor_key, where=where)
     rng = np.random.default_rng(seed)
     types_all = reference.obs[cell_type_key].astype(str).to_numpy()
     if donor_key is not None:

@@ -28,6 +28,10 @@ def read_cases(path: str | Path) -> pd.DataFrame:
     if missing:
         msg = f"{path}: missing column(s) {missing}; a case table needs patient_id, image, mask"
         raise UserError(msg)
+    dupes = cases["patient_id"][cases["patient_id"].duplicated()].tolist()
+    if dupes:
+        msg = f"{path}: patient_id {dupes[:5]} listed more than once; each case needs one row"
+        raise UserError(msg)
     for col in ("image", "mask"):
         empty = cases["patient_id"][cases[col].isna()].tolist()
         if empty:

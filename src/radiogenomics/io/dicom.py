@@ -94,7 +94,13 @@ def read_dicom_series(folder: str | Path, series_uid: str | None = None, *,
             raise InputFileError(msg)
         files = series[series_uid]
     else:
-        files = max(series.values(), key=len)
+        most = max(len(f) for f in series.values())
+        tied = sorted(uid for uid, f in series.items() if len(f) == most)
+        if len(tied) > 1:
+            msg = (f"{folder}: {len(tied)} series with {most} slices each ({', '.join(tied)}); "
+                   "which one is the CT is ambiguous: keep one series per folder")
+            raise InputFileError(msg)
+        files = series[tied[0]]
 
     headers = [pydicom.dcmread(p) for p in files]
     iop, _, pixel_spacing = _geometry(headers[0], files[0])

@@ -23,8 +23,9 @@ def check_survival(df: pd.DataFrame, duration_col: str, event_col: str, *,
                    where: str = "survival data") -> pd.DataFrame:
     """Rows with a time and an event indicator, after checking them.
 
-    Rows with a missing time or event are dropped (as every survival tool does); what is
-    left must have non-negative times, 0/1 events and at least one event.
+    Rows with a missing time or event are dropped (as every survival tool does), but not all of
+    them and not more than half of them silently: what is left must have non-negative times,
+    0/1 events and at least one event.
 
     Raises
     ------
@@ -44,6 +45,10 @@ def check_survival(df: pd.DataFrame, duration_col: str, event_col: str, *,
     data[event_col] = events[keep].astype(float)
     if data.empty:
         msg = f"{where}: no row has both {duration_col!r} and {event_col!r}"
+        raise UserError(msg)
+    if (~keep).sum() > len(df) / 2:
+        msg = (f"{where}: {int((~keep).sum())} of {len(df)} rows lack {duration_col!r} or "
+               f"{event_col!r} (missing or not a number); check the survival table's columns")
         raise UserError(msg)
     negative = data[duration_col] < 0
     if negative.any():
