@@ -17,4 +17,11 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["UserError", "__version__", "logger"]
+__all__ = ["UserError", "__version__", "logger", "open_run"]
+
+
+def open_run(path):  # noqa: ANN001, ANN201 - re-exported lazily to keep the import cheap
+    """A finished run directory's tables (see :mod:`radiogenomics.results`)."""
+    from .results import open_run as _open_run
+
+    return _open_run(path)

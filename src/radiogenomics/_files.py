@@ -51,6 +51,16 @@ def _temporary_beside(path: Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def run_relative(path: str | Path, run_dir: Path) -> str:
+    """``path`` relative to the run directory when it lies inside it (results then do not
+    depend on where the run directory is), else the absolute path."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(Path(run_dir).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place.
 
@@ -65,8 +75,14 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Text version of :func:`atomic_write_bytes` (UTF-8).
+
+    In a pseudonymised run every original patient ID in ``text`` is replaced by its pseudonym
+    (:mod:`radiogenomics.pseudonyms`).
+    """
+    from .pseudonyms import scrub
+
+    atomic_write_bytes(path, scrub(text).encode("utf-8"))
 
 
 def atomic_write_tsv(path: str | Path, table: Any, index: bool = False) -> None:
@@ -78,6 +94,8 @@ def atomic_write_h5ad(path: str | Path, adata: Any) -> None:
     """Write an AnnData to a temporary file beside ``path``, then rename it into place."""
     with _temporary_beside(Path(path)) as tmp:
         adata.write_h5ad(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
 
 
 def tree_files(root: Path) -> list[Path]:
@@ -106,7 +124,9 @@ class HashCache:
 
     def md5(self, file: Path) -> str:
         st = file.stat()
-        key = str(file.resolve())
+        from .pseudonyms import scrub
+
+        key = scrub(str(file.resolve()))
         entry = self._entries.get(key)
         if entry and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
             return str(entry[2])

@@ -7,6 +7,7 @@ paths so that workflow managers (Snakemake, Nextflow) can call it.
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from . import __version__
 from ._logging import add_file_handler, configure_cli_logging, logger
 from .errors import UserError
 
+#: OSError numbers that describe the machine, not a bug: no space, quota, read-only, permission
+_ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 _SET_HELP = "Override a config field, e.g. --set simulate.seed=7 (repeatable)."
 
 
@@ -301,13 +304,26 @@ def main(argv: list[str] | None = None) -> int:
         logger.debug("user error", exc_info=True)
         click.echo(f"error: {exc}", err=True)
         return 2
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            return _internal_error(exc)
+        # the machine, not the analysis: a full disk, a quota, a read-only or forbidden folder
+        logger.debug("cannot write", exc_info=True)
+        where = f" ({exc.filename})" if exc.filename else ""
+        click.echo(f"error: cannot write{where}: {exc.strerror or exc}; free space or choose "
+                   "another folder, then run the command again (finished work is kept)", err=True)
+        return 2
     except Exception as exc:  # an internal error: message only, traceback to the log file
-        logger.debug("internal error", exc_info=True)
-        click.echo(f"internal error: {exc.__class__.__name__}: {exc}\n"
-                   "The traceback is in the log file (--log-file, or the run directory's "
-                   "radiogenomics.log); please report it.", err=True)
-        return 1
+        return _internal_error(exc)
     return code if isinstance(code, int) else 0
+
+
+def _internal_error(exc: BaseException) -> int:
+    logger.debug("internal error", exc_info=exc)
+    click.echo(f"internal error: {exc.__class__.__name__}: {exc}\n"
+               "The traceback is in the log file (--log-file, or the run directory's "
+               "radiogenomics.log); please report it.", err=True)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -82,9 +82,12 @@ class SimulateConfig(Section):
     """The embedded simulated world (stage ``simulate``).
 
     With ``path`` unset the world is simulated into the run directory; with ``path`` set, a world
-    written earlier by ``radiogenomics simulate`` is used as it is.
+    written earlier by ``radiogenomics simulate`` is used as it is. ``enabled: false`` (real data)
+    uses no world: then ``extract.cases``, ``ingest.gdc_dir``, ``gsea.gene_sets`` and
+    ``deconvolve.reference`` name the study's own files.
     """
 
+    enabled: bool = True
     path: InputDir | None = None
     scale: Literal["tiny", "demo"] = "demo"
     seed: int = Field(2026, ge=0, le=2**32 - 1)
@@ -341,6 +344,11 @@ class AnalysisConfig(Section):
     deconvolve: DeconvolveConfig = Field(default_factory=DeconvolveConfig)
     survival: SurvivalConfig = Field(default_factory=SurvivalConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    #: replace hospital patient IDs by salted hashes in everything the run writes
+    pseudonymize: bool = False
+    #: the file that keeps the salt and the mapping (default: ``<name>.pseudonyms.json`` beside
+    #: the config); it must stay outside the run directory
+    pseudonym_file: OutputPath | None = None
 
     #: where the config was read from (set by :func:`load_config`, not part of the file)
     source: Path | None = Field(default=None, exclude=True)
@@ -356,6 +364,13 @@ class AnalysisConfig(Section):
     def resolved_run_dir(self) -> Path:
         """The run directory: ``run_dir`` if set, else ``runs/<name>`` in the working directory."""
         return self.run_dir if self.run_dir is not None else (Path("runs") / self.name).resolve()
+
+    def resolved_pseudonym_file(self) -> Path:
+        """Where the pseudonym file is: ``pseudonym_file``, else beside the config file."""
+        if self.pseudonym_file is not None:
+            return self.pseudonym_file
+        base = self.source.parent if self.source is not None else Path.cwd()
+        return (base / f"{self.name}.pseudonyms.json").resolve()
 
     def resolved_report_path(self) -> Path:
         """Where the report lands: ``report.output`` if set, else ``<run_dir>/report/index.html``."""

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from ._files import HashCache, atomic_write_text, file_md5, json_dumps, remove_tree, tree_files
 from ._logging import logger
 from .config import AnalysisConfig
+from . import pseudonyms
 from .errors import UserError
 
 __all__ = ["STAGES", "Stage", "StageContext", "run", "stage_states"]
@@ -289,7 +290,7 @@ def _input_checksums(stage: Stage, cfg: AnalysisConfig, cache: HashCache) -> dic
     out: dict[str, str] = {}
     for root in stage.inputs(cfg):
         for file in tree_files(Path(root)):
-            out[str(file)] = cache.md5(file)
+            out[pseudonyms.scrub(str(file))] = cache.md5(file)
     return out
 
 
@@ -464,6 +465,7 @@ def run(
     run_dir = Path(run_dir) if run_dir is not None else cfg.resolved_run_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     _clean_leftovers(run_dir)
+    pseudonymizer = _pseudonymizer(cfg, run_dir)
     cache = HashCache(run_dir / ".cache" / "checksums.json")
     forced = descendants(list(force), stages)
     outcome: dict[str, str] = {}
@@ -484,4 +486,30 @@ def run(
                 break
     finally:
         cache.save()
+        if pseudonymizer is not None:
+            pseudonymizer.save()
+            pseudonyms.deactivate()
     return outcome
+
+
+def _pseudonymizer(cfg: AnalysisConfig, run_dir: Path) -> pseudonyms.Pseudonymizer | None:
+    """Activate pseudonymisation for this run (``pseudonymize: true``), refusing to mix
+    pseudonymised and plain results in one run directory."""
+    marker = run_dir / pseudonyms.MARKER
+    if not cfg.pseudonymize:
+        if marker.exists():
+            msg = (f"{run_dir} holds a pseudonymised run; set pseudonymize: true (with its "
+                   "pseudonym_file) or use another run directory")
+            raise UserError(msg)
+        return None
+    if not marker.exists() and any(p.name != ".cache" and not p.name.endswith(".log")
+                                   for p in run_dir.iterdir()):
+        msg = (f"{run_dir} holds results that are not pseudonymised; pseudonymise into a new "
+               "run directory")
+        raise UserError(msg)
+    p = pseudonyms.Pseudonymizer.open(cfg.resolved_pseudonym_file(), run_dir)
+    pseudonyms.activate(p)
+    atomic_write_text(marker, json_dumps({"pseudonymized": True,
+                                          "id": "P + SHA-256(salt + patient ID)[:12]"}))
+    logger.info("pseudonymised run: patient IDs are salted hashes; the key is %s", p.path)
+    return p

@@ -12,7 +12,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_write_text, atomic_write_tsv, json_dumps
+from .._files import atomic_write_text, atomic_write_tsv, json_dumps, run_relative
 from .._logging import logger
 from ..config import AnalysisConfig
 from ..errors import UserError
@@ -194,8 +194,12 @@ def run(ctx: StageContext) -> None:
             methods=cfg.benchmark_methods, n_mixtures=cfg.benchmark_mixtures,
             n_markers=cfg.n_markers, seed=cfg.seed)
         atomic_write_tsv(out / "benchmark.tsv", per_type)
-        atomic_write_tsv(out / "benchmark_summary.tsv", summary)
-    params = {**bulk.uns["deconvolution"]["params"], "reference": str(ref_path),
+        # timings apart from the results, which are then identical from run to run
+        atomic_write_tsv(out / "benchmark_summary.tsv", summary.drop(columns="seconds"))
+        atomic_write_tsv(out / "benchmark_timings.tsv",
+                         summary[["scenario", "method", "seconds"]])
+    params = {**bulk.uns["deconvolution"]["params"],
+              "reference": run_relative(ref_path, ctx.run_dir),
               "mrna_content": signature.mrna_content.to_dict(), "alpha": cfg.alpha,
               "n_linked": int(linked.sum())}
     atomic_write_text(out / "params.json", json_dumps(params))
@@ -270,6 +274,10 @@ def report_sections(stage_dir: Path) -> list[Section]:
     bench = stage_dir / "benchmark_summary.tsv"
     if bench.is_file():
         summary = pd.read_csv(bench, sep="\t", keep_default_na=False)
+        timings = stage_dir / "benchmark_timings.tsv"
+        if timings.is_file():
+            summary = summary.merge(pd.read_csv(timings, sep="\t", keep_default_na=False),
+                                    on=["scenario", "method"], how="left")
         blocks.append(TableBlock(summary, name="deconvolution_benchmark",
                                  caption="Pseudo-bulk benchmark (signature from training donors, "
                                          "mixtures from held-out donors): mean per-type Pearson "

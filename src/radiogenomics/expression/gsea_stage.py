@@ -12,7 +12,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_write_text, atomic_write_tsv, file_md5, json_dumps
+from .._files import atomic_write_text, atomic_write_tsv, file_md5, json_dumps, run_relative
 from .._logging import logger
 from ..config import AnalysisConfig
 from ..errors import UserError
@@ -79,7 +79,8 @@ def run(ctx: StageContext) -> None:
             msg = f"gsea.gene_sets: two GMT files are named {path.name}; rename one"
             raise UserError(msg)
         collections[name] = read_gmt(path)
-        sources.append({"collection": name, "file": str(path), "md5": file_md5(path),
+        sources.append({"collection": name, "file": run_relative(path, ctx.run_dir),
+                        "md5": file_md5(path),
                         "n_sets": len(collections[name])})
     if cfg.marker_sets:
         from ..deconvolution.stage import reference_path
@@ -90,7 +91,8 @@ def run(ctx: StageContext) -> None:
         atomic_write_tsv(ctx.out_dir / "markers.tsv", markers)
         write_gmt(ctx.out_dir / f"{MARKER_COLLECTION}.gmt", sets,
                   {k: f"markers of {k.removeprefix('CELLTYPE_')} in {ref.name}" for k in sets})
-        sources.append({"collection": MARKER_COLLECTION, "file": str(ref), "md5": file_md5(ref),
+        sources.append({"collection": MARKER_COLLECTION, "file": run_relative(ref, ctx.run_dir),
+                        "md5": file_md5(ref),
                         "n_sets": len(sets)})
     threads = cfg.threads or 1
     enrichment(vst, collections, permutation=cfg.permutation, rank_by=cfg.rank_by,

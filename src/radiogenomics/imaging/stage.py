@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._files import atomic_write_h5ad, atomic_write_tsv
+from .. import pseudonyms
 from ..config import AnalysisConfig
 from ..errors import UserError
 from ..pipeline import StageContext
@@ -38,6 +39,10 @@ def read_cases(path: str | Path) -> pd.DataFrame:
             msg = f"{path}: column '{col}' is empty for patient(s) {empty[:5]}"
             raise UserError(msg)
         cases[col] = [str((path.parent / p).resolve()) for p in cases[col]]
+    current = pseudonyms.active()
+    if current is not None:  # a pseudonymised run: the IDs never go further than this table
+        current.register(cases["patient_id"])
+        cases["patient_id"] = cases["patient_id"].map(current.pseudonym)
     return cases
 
 

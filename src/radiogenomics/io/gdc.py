@@ -67,6 +67,11 @@ def read_star_counts(path: str | Path) -> tuple[pd.DataFrame, pd.Series]:
     table = read_table(path, "GDC STAR gene counts file", comment="#", dtype={"gene_id": str},
                         low_memory=False)
     _require(table, COUNT_COLUMNS, path, "GDC STAR gene counts file")
+    missing_id = table["gene_id"].isna() | (table["gene_id"].astype(str).str.strip() == "")
+    if missing_id.any():
+        msg = (f"{path}: row {int(np.flatnonzero(missing_id.to_numpy())[0]) + 3} has no gene_id; "
+               "every row of a STAR counts file starts with a gene ID (or an N_ QC name)")
+        raise InputFileError(msg)
     is_qc = table["gene_id"].str.startswith("N_")
     qc_rows = table[is_qc]
     genes = table[~is_qc].reset_index(drop=True)

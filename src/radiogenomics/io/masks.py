@@ -4,12 +4,36 @@ coordinates."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import SimpleITK as sitk
 
-from ..errors import InputFileError
+from ..errors import InputFileError, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _dicom_reader(kind: str) -> Callable[[F], F]:
+    """Turn whatever pydicom raises on a damaged file (InvalidDicomError, a missing attribute,
+    a short buffer, ...) into an ``InputFileError`` naming the file and the format expected."""
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def reader(path: str | Path, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(path, *args, **kwargs)
+            except UserError:
+                raise
+            except (MemoryError, RecursionError):
+                raise
+            except Exception as exc:  # the boundary of a binary format: every failure is the file's
+                msg = f"{path}: cannot be read as {kind} ({type(exc).__name__}: {str(exc)[:200]})"
+                raise InputFileError(msg) from None
+        return reader  # type: ignore[return-value]
+    return wrap
 
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
@@ -36,6 +60,7 @@ def _slice_index(reference: sitk.Image, point: np.ndarray, path: Path) -> int:
     return k
 
 
+@_dicom_reader("a DICOM segmentation (DICOM-SEG)")
 def read_dicom_seg(path: str | Path, reference: sitk.Image, segment: int | str | None = None) -> sitk.Image:
     """Rasterise one segment of a binary or fractional DICOM-SEG onto the CT grid.
 
@@ -97,6 +122,7 @@ def _fill_polygon(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray) ->
     return inside
 
 
+@_dicom_reader("a DICOM RTSTRUCT")
 def read_rtstruct(path: str | Path, reference: sitk.Image, roi_name: str | None = None) -> sitk.Image:
     """Rasterise the contours of one ROI of an RTSTRUCT onto the CT grid.
 

@@ -264,7 +264,13 @@ def build_report(run_dir: str | Path, out_html: str | Path, *, title: str | None
     report hook turns into sections. Never recomputes an analysis. ``explorer_images`` bounds
     how many patients' CT slices the patient explorer stores.
     """
+    from .. import pseudonyms
+
     run_dir = Path(run_dir)
+    if (run_dir / pseudonyms.MARKER).exists() and pseudonyms.active() is None:
+        msg = (f"{run_dir} is a pseudonymised run: build its report with `radiogenomics run "
+               "CONFIG` (the report stage holds the pseudonym file), not on its own")
+        raise UserError(msg)
     sections, records = collect_sections(run_dir, explorer_images=explorer_images)
     html = render_report(
         sections,

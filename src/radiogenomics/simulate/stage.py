@@ -19,6 +19,9 @@ def run(ctx: StageContext) -> None:
     """Simulate into ``<stage>/world`` (or check the world at ``simulate.path``) and write
     ``world.json`` recording where the world is and what it holds."""
     cfg = ctx.config.simulate
+    if not cfg.enabled:
+        atomic_write_text(ctx.out_dir / "world.json", json_dumps({"path": None, "summary": None}))
+        return
     if cfg.path is None:
         summary = world(ctx.out_dir / "world", scale=cfg.scale, seed=cfg.seed,
                         clinical_layout=cfg.clinical_layout)
@@ -36,6 +39,10 @@ def world_dir(stage_dir: Path) -> Path:
     except (OSError, ValueError) as exc:
         msg = f"{stage_dir}: no readable world.json; rerun the simulate stage ({exc})"
         raise UserError(msg) from exc
+    if record["path"] is None:
+        msg = ("no simulated world (simulate.enabled: false): name the study's files with "
+               "extract.cases, ingest.gdc_dir, gsea.gene_sets and deconvolve.reference")
+        raise UserError(msg)
     path = Path(record["path"])
     return path if path.is_absolute() else stage_dir / path
 
@@ -44,6 +51,9 @@ def report_sections(stage_dir: Path) -> list[Section]:
     """The simulated world's planted truth (shown after the analyses, to check them against)."""
     from ..report.figures import box_by_group, scatter, stacked_bars
 
+    record = json.loads((stage_dir / "world.json").read_text(encoding="utf-8"))
+    if record["path"] is None:  # real data: no planted truth to show
+        return []
     root = world_dir(stage_dir)
     summary = load_summary(root)
     imaging = pd.read_csv(root / "truth" / "imaging.tsv", sep="\t")
