@@ -482,6 +482,8 @@ def run(
                     continue
             run_stage(stage, cfg, run_dir, cache, key)
             outcome[stage.name] = "ran"
+            if stage.name == "simulate":
+                _register_patients(cfg, run_dir)
             if stage.name == until:
                 break
     finally:
@@ -490,6 +492,23 @@ def run(
             pseudonymizer.save()
             pseudonyms.deactivate()
     return outcome
+
+
+def _register_patients(cfg: AnalysisConfig, run_dir: Path) -> None:
+    """Learn every patient ID of the case table before anything is written (the simulate
+    stage already records the world's file paths, which name the patients)."""
+    if pseudonyms.active() is None:
+        return
+    from .imaging.stage import read_cases
+
+    candidates = [cfg.extract.cases]
+    if cfg.simulate.path is not None:
+        candidates.append(cfg.simulate.path / "imaging" / "cases.tsv")
+    candidates.append(run_dir / "simulate" / "world" / "imaging" / "cases.tsv")
+    for path in candidates:
+        if path is not None and Path(path).is_file():
+            read_cases(path)  # registers its IDs with the active pseudonymizer
+            return
 
 
 def _pseudonymizer(cfg: AnalysisConfig, run_dir: Path) -> pseudonyms.Pseudonymizer | None:
@@ -509,6 +528,7 @@ def _pseudonymizer(cfg: AnalysisConfig, run_dir: Path) -> pseudonyms.Pseudonymiz
         raise UserError(msg)
     p = pseudonyms.Pseudonymizer.open(cfg.resolved_pseudonym_file(), run_dir)
     pseudonyms.activate(p)
+    _register_patients(cfg, run_dir)
     atomic_write_text(marker, json_dumps({"pseudonymized": True,
                                           "id": "P + SHA-256(salt + patient ID)[:12]"}))
     logger.info("pseudonymised run: patient IDs are salted hashes; the key is %s", p.path)
