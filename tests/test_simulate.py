@@ -354,3 +354,12 @@ def test_reference_h5ad(tiny_world: Path) -> None:
     assert ref.var_names.is_unique
     sparsity = 1 - ref.X.nnz / (ref.n_obs * ref.n_vars)
     assert 0.3 < sparsity < 0.98
+
+
+def test_large_scale_is_large_enough_for_the_scaling_benchmarks() -> None:
+    from radiogenomics.simulate._scales import SIZES
+
+    large = SIZES["large"]
+    n_ct = large.n_train + large.n_internal + 2 * large.n_external_per_centre + large.n_tcga_with_ct
+    assert n_ct >= 2000 and large.n_tcga_tumours >= 1000
+    assert large.n_tcga_with_ct <= large.n_tcga_tumours

@@ -77,7 +77,9 @@ def status_cmd(config: Path, overrides: tuple[str, ...], run_dir: Path | None) -
 
 @cli.command("simulate")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--scale", type=click.Choice(["tiny", "demo"]), default="demo", show_default=True)
+@click.option("--scale", type=click.Choice(["tiny", "demo", "large"]), default="demo",
+              show_default=True, help="tiny: seconds; demo: the study's size; large: 2,340 CT "
+                                      "patients and 1,000 tumours (scaling benchmarks).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=2026, show_default=True)
 @click.option("--clinical-layout", type=click.Choice(["2025", "pre2025"]), default="2025",
               show_default=True, help="GDC portal layout of clinical.tsv and the sample sheet.")

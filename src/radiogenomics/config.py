@@ -89,7 +89,7 @@ class SimulateConfig(Section):
 
     enabled: bool = True
     path: InputDir | None = None
-    scale: Literal["tiny", "demo"] = "demo"
+    scale: Literal["tiny", "demo", "large"] = "demo"
     seed: int = Field(2026, ge=0, le=2**32 - 1)
     clinical_layout: Literal["2025", "pre2025"] = "2025"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Scale = Literal["tiny", "demo"]
+Scale = Literal["tiny", "demo", "large"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ SIZES: dict[str, WorldSize] = {
         n_train=500, n_internal=150, n_external_per_centre=100,
         n_tcga_tumours=500, n_tcga_normals=40, n_tcga_with_ct=140, n_multi_aliquot=6,
         n_genes=15000, n_markers=60, programme_size=120, n_cells=6000, n_donors=8,
+    ),
+    # for scaling benchmarks: 2,340 CT patients, 1,000 tumour transcriptomes
+    "large": WorldSize(
+        n_train=1200, n_internal=360, n_external_per_centre=240,
+        n_tcga_tumours=1000, n_tcga_normals=80, n_tcga_with_ct=300, n_multi_aliquot=12,
+        n_genes=15000, n_markers=60, programme_size=120, n_cells=8000, n_donors=10,
     ),
     "tiny": WorldSize(
         n_train=50, n_internal=16, n_external_per_centre=10,

@@ -217,7 +217,7 @@ def _gene_set_truth(genes: GeneModel) -> pd.DataFrame:
 def world(
     out_dir: str | Path,
     *,
-    scale: Literal["tiny", "demo"] = "demo",
+    scale: Literal["tiny", "demo", "large"] = "demo",
     seed: int = 2026,
     clinical_layout: Literal["2025", "pre2025"] = "2025",
     n_jobs: int | None = None,
