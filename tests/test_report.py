@@ -420,3 +420,31 @@ def test_glance_and_methods_report_what_the_run_recorded(tiny_run: Path) -> None
     assert f"PyDESeq2 {version('pydeseq2')} with design {de['design']}" in text
     assert f"gseapy {version('gseapy')}" in text and f"lifelines {version('lifelines')}" in text
     assert f"({de['n_genes_tested']} genes)" in text
+
+
+def test_hostile_gene_and_set_names_are_escaped_in_gsea_figures() -> None:
+    from radiogenomics.expression.figures import nes_figure, running_es_figure
+
+    hostile_set = "SET_<img src=x onerror=alert(1)>"
+    hostile_gene = "</script><script>alert(2)</script>"
+    sets = pd.DataFrame({"collection": ["c", "c"], "Term": [hostile_set, "SET_B"],
+                         "NES": [2.0, -1.5], "FDR q-val": [0.01, 0.2], "NOM p-val": [0.001, 0.1],
+                         "size": [20, 30], "Lead_genes": [hostile_gene, "G2"]})
+    running = pd.DataFrame({"term": [hostile_set] * 3 + ["SET_B"] * 3, "rank": [1, 2, 3] * 2,
+                            "gene": [hostile_gene, "G1", "G2"] * 2,
+                            "running_es": [0.1, 0.3, 0.2, -0.1, -0.2, -0.1],
+                            "hit": [True, False, True, False, True, True]})
+    figs = [FigureBlock(nes_figure(sets, fdr=0.05, title="NES"), data=sets, name="nes"),
+            FigureBlock(running_es_figure(running, sets, permutations=1000), data=running,
+                        name="running")]
+    html = render_report([Section("gsea", "GSEA", figs)], title="t")
+    assert "<img src=x" not in html and "<script>alert(2)" not in html
+    payloads = re.findall(r'<script type="application/json" id="fig-\d+-json">(.*?)</script>',
+                          html, flags=re.S)
+    import json
+
+    data = [json.loads(p) for p in payloads]
+    # what Plotly receives is the escaped text, which it shows literally
+    assert "SET_&lt;img src=x onerror=alert(1)&gt;" in data[0]["data"][0]["y"]
+    labels = [b["label"] for b in data[1]["layout"]["updatemenus"][0]["buttons"]]
+    assert labels[0] == "SET_&lt;img src=x onerror=alert(1)&gt;"
