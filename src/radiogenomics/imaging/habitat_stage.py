@@ -82,8 +82,9 @@ def _patient_habitats(job: dict[str, Any]) -> dict[str, Any]:
     himg.CopyInformation(image)
     out = Path(job["maps"]) / f"{job['patient_id']}.nrrd"
     sitk.WriteImage(himg, str(out), useCompression=True)
-    thumb = thumbnail(arr, hmap, spacing=image.GetSpacing())
-    np.savez_compressed(Path(job["thumbs"]) / f"{job['patient_id']}.npz", **thumb)
+    if job.get("thumbs"):  # the report's explorer crops (not needed when scoring new patients)
+        thumb = thumbnail(arr, hmap, spacing=image.GetSpacing())
+        np.savez_compressed(Path(job["thumbs"]) / f"{job['patient_id']}.npz", **thumb)
     row: dict[str, Any] = {"patient_id": job["patient_id"]}
     n = mask.sum()
     for h in range(1, model.k_ + 1):
@@ -141,10 +142,12 @@ def add_supervoxel_settings(jobs: list[dict[str, Any]], *, window: int, n_superv
 
 def add_habitat_model(jobs: list[dict[str, Any]], phase1: list[dict[str, Any]], *,
                       model: Path, maps: Path | str, params: Path | str,
-                      thumbs: Path | str) -> None:
-    """Give each job its supervoxels and the fitted model for :func:`patient_habitats`."""
+                      thumbs: Path | str | None = None) -> None:
+    """Give each job its supervoxels and the fitted model for :func:`patient_habitats`; with
+    ``thumbs`` each job also writes the small crop the report's patient explorer shows."""
     for job, r in zip(jobs, phase1, strict=True):
-        job.update(model=str(model), maps=str(maps), params=str(params), thumbs=str(thumbs),
+        job.update(model=str(model), maps=str(maps), params=str(params),
+                   thumbs=str(thumbs) if thumbs is not None else None,
                    labels=r["labels"], descriptors=r["descriptors"])
 
 

@@ -39,7 +39,7 @@ def _habitat_features(adata, cases: pd.DataFrame, folder: Path, record: dict[str
                            description="supervoxels", total=len(jobs)))
     with tempfile.TemporaryDirectory() as maps:
         add_habitat_model(jobs, phase1, model=folder / "habitat_model.json", maps=maps,
-                          params=folder / "habitat_params.yaml", thumbs=maps)
+                          params=folder / "habitat_params.yaml")
         rows = list(progress(run_jobs(patient_habitats, jobs, n_jobs, executor),  # type: ignore[arg-type]
                              description="habitats", total=len(jobs)))
     model = HabitatModel.load(folder / "habitat_model.json")

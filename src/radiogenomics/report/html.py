@@ -99,13 +99,11 @@ def plotly_bundle(trace_types: set[str]) -> tuple[str, str]:
     """The plotly.js to inline and its name: the vendored cartesian bundle when it can draw
     every ``trace_types`` and matches the plotly.js version of the installed plotly.py (the
     figures' JSON is written for that version), else plotly.py's full bundle."""
-    from plotly.offline import get_plotlyjs
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
-    full = get_plotlyjs()
-    match = re.search(r"plotly\.js v(\d+\.\d+\.\d+)", full[:500])
-    if match and match.group(1) == CARTESIAN_VERSION and trace_types <= CARTESIAN_TYPES:
+    if get_plotlyjs_version() == CARTESIAN_VERSION and trace_types <= CARTESIAN_TYPES:
         return (_VENDOR / "plotly-cartesian.min.js").read_text(encoding="utf-8"), "cartesian"
-    return full, "full"
+    return get_plotlyjs(), "full"
 
 
 def _safe_name(name: str) -> str:
