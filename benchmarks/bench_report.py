@@ -51,6 +51,12 @@ def measure(html: Path, repeats: int, screenshots: Path | None) -> dict[str, obj
             times.append(int(page.get_attribute("body", "data-drawn-ms")) / 1000.0)
             first.append(int(page.get_attribute("body", "data-first-screen-ms")) / 1000.0)
             n_plots = page.locator("div.plot").count()
+            if i == 0:  # each figure's own drawing time, with its section and title
+                slowest = page.eval_on_selector_all(
+                    "div.plot[data-draw-ms]",
+                    "els => els.map(e => [Number(e.getAttribute('data-draw-ms')),"
+                    " (e.closest('section') || {}).id || '',"
+                    " ((e.closest('figure') || e).querySelector('.gtitle') || {}).textContent || e.id])")
             if screenshots is not None and i == 0:
                 screenshots.mkdir(parents=True, exist_ok=True)
                 ids = page.eval_on_selector_all("main > section", "els => els.map(e => e.id)")
@@ -63,7 +69,7 @@ def measure(html: Path, repeats: int, screenshots: Path | None) -> dict[str, obj
             page.close()
         browser.close()
     return {"times": times, "first": first, "refused": refused, "errors": errors,
-            "plots": n_plots}
+            "plots": n_plots, "per_figure": sorted(slowest, reverse=True)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  first screen     {statistics.median(result['first']):6.2f} s median of {len(times)}")
     print(f"  all figures drawn {statistics.median(times):5.2f} s median of {len(times)} "
           f"({', '.join(f'{t:.2f}' for t in times)})   (target ≤ 3 s)")
+    per_figure = result["per_figure"]
+    print(f"  drawing per figure (first load): sum {sum(p[0] for p in per_figure) / 1000:.2f} s; "
+          "slowest:")
+    for ms, section, title in per_figure[:8]:
+        print(f"    {ms:6d} ms  {section:<14} {title[:70]}")
     print(f"  refused requests {len(result['refused'])}   console errors {len(result['errors'])}")
     for line in result["errors"][:5]:
         print(f"    error: {line}")

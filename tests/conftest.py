@@ -90,3 +90,16 @@ def browser():
 def copy_tree(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+def run_tables(run_dir: Path) -> dict[str, bytes]:
+    """Every table a run writes (TSV, JSON other than the stage records, GMT, YAML; wall-time
+    tables aside), by path relative to the run directory."""
+    out = {}
+    for path in sorted(run_dir.rglob("*")):
+        rel = path.relative_to(run_dir).as_posix()
+        if not path.is_file() or rel.startswith("simulate/world/") or path.name == "stage.json":
+            continue
+        if path.suffix in (".tsv", ".json", ".gmt", ".yaml", ".txt") and "timings" not in path.name:
+            out[rel] = path.read_bytes()
+    return out

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import TINY_CONFIG, write_config
+from conftest import TINY_CONFIG, run_tables, write_config
 
 from radiogenomics import _files
 from radiogenomics._files import atomic_write_bytes, atomic_write_h5ad, atomic_write_tsv
@@ -76,19 +76,6 @@ def test_a_full_disk_during_a_command_is_a_clear_error(tmp_path: Path, monkeypat
     assert list(tmp_path.iterdir()) == []  # neither the world nor its temporary folder
 
 
-def _tables(run_dir: Path) -> dict[str, bytes]:
-    """Every table a run writes (TSV, JSON other than the stage records, GMT, YAML; wall-time
-    tables aside)."""
-    out = {}
-    for path in sorted(run_dir.rglob("*")):
-        rel = path.relative_to(run_dir).as_posix()
-        if not path.is_file() or rel.startswith("simulate/world/") or path.name == "stage.json":
-            continue
-        if path.suffix in (".tsv", ".json", ".gmt", ".yaml", ".txt") and "timings" not in path.name:
-            out[rel] = path.read_bytes()
-    return out
-
-
 def _running_stage(log: Path, offset: int) -> str | None:
     """The stage the current run last started (log lines after ``offset`` only)."""
     if not log.is_file():
@@ -136,8 +123,8 @@ def test_killed_in_every_stage_the_run_resumes_to_identical_tables(tiny_run: Pat
                            cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert final.returncode == 0, final.stderr
     assert list(run_dir.glob(".*.tmp-*")) == [] and list(run_dir.glob(".*.old-*")) == []
-    expected = _tables(tiny_run / "runs" / "tiny")
-    got = _tables(run_dir)
+    expected = run_tables(tiny_run / "runs" / "tiny")
+    got = run_tables(run_dir)
     assert sorted(got) == sorted(expected)
     different = [name for name in expected if got[name] != expected[name]]
     assert different == [], different

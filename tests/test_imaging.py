@@ -3,6 +3,7 @@ the analytic phantom, pyradiomics called directly, and the simulator's truth."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pandas as pd
 import pydicom
 import pytest
 import SimpleITK as sitk
-from conftest import REPO
+from conftest import REPO, TINY_CONFIG, run_cli, run_tables, write_config
 from imaging_fixtures import PHI, phantom, write_dicom, write_nrrd, write_rtstruct
 
 from radiogenomics.errors import InputFileError, UserError
@@ -249,6 +250,25 @@ def test_dask_local_cluster_matches_serial(tiny_world: Path) -> None:
     dask = extract_features(cases, FAST, n_jobs=2, executor="dask")
     assert list(dask.obs_names) == list(serial.obs_names)
     np.testing.assert_array_equal(dask.X, serial.X)
+
+
+@pytest.mark.slow
+def test_a_whole_run_on_a_dask_local_cluster_writes_the_same_tables(tiny_run: Path,
+                                                                   tmp_path: Path) -> None:
+    """``extract.executor: dask`` (a 2-worker LocalCluster on loopback, used by extraction,
+    habitats and the robustness perturbations): the whole tiny run writes the same tables as
+    the run on the local process pool, byte for byte."""
+    pytest.importorskip("dask.distributed")
+    config = TINY_CONFIG.replace("extract:\n", "extract:\n  executor: dask\n  n_jobs: 2\n", 1)
+    assert "executor: dask" in config
+    result = run_cli("run", str(write_config(tmp_path / "tiny.yaml", config)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((tmp_path / "runs" / "tiny" / "extract" / "stage.json").read_text())
+    assert record["params"]["extract"]["executor"] == "dask"
+    expected = run_tables(tiny_run / "runs" / "tiny")
+    got = run_tables(tmp_path / "runs" / "tiny")
+    assert sorted(got) == sorted(expected)
+    assert [name for name in expected if got[name] != expected[name]] == []
 
 
 @pytest.mark.slow

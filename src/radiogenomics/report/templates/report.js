@@ -34,6 +34,7 @@
   function drawFigure(div) {
     if (div.getAttribute("data-state")) return;
     div.setAttribute("data-state", "drawing");
+    var started = performance.now();
     var spec = payload(div.getAttribute("data-figure"));
     var drawn = Plotly.newPlot(div, spec.data, spec.layout, CONFIG);
     if (spec.frames) {
@@ -41,6 +42,7 @@
     }
     drawn.then(function () {
       div.setAttribute("data-state", "drawn");
+      div.setAttribute("data-draw-ms", String(Math.round(performance.now() - started)));
       drawnCount += 1;
       if (drawnCount === figures.length) {
         document.body.setAttribute("data-drawn-ms", String(Math.round(performance.now())));
