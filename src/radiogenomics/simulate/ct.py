@@ -113,9 +113,11 @@ def render_case(
     local = bz.shape
     r = np.sqrt((bx - cx) ** 2 + ((by - cy) / 0.88) ** 2 + ((bz - cz) / 1.1) ** 2)
     wobble = _smooth_noise(local, (4.5 / sz, 4.0 / sy, 4.0 / sx), rng)
-    tmask = (r < tumour.radius_mm * (1.0 + tumour.irregularity * wobble)) & ~airway[box]
-    tmask &= r_neck[box] < 0.95
-    tmask = ndimage.binary_opening(tmask, iterations=1)
+    drawn = (r < tumour.radius_mm * (1.0 + tumour.irregularity * wobble)) & ~airway[box]
+    drawn &= r_neck[box] < 0.95
+    tmask = ndimage.binary_opening(drawn, iterations=1)
+    if not tmask.any():  # a tumour thinner than the opening (rare, small radii): keep it unopened
+        tmask = drawn if drawn.any() else (r < max(tumour.radius_mm, 3.0)) & ~airway[box]
     labels, n = ndimage.label(tmask)
     if n > 1:  # keep the main component: one tumour per patient
         sizes = ndimage.sum_labels(tmask, labels, index=np.arange(1, n + 1))
