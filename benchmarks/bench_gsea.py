@@ -18,11 +18,10 @@ import time
 import warnings
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
-import pandas as pd
 
 from radiogenomics.expression.enrichment import _phenotype_inputs, enrichment
+from radiogenomics.expression.gsea_stage import read_de_outputs
 from radiogenomics.io import read_gmt
 
 
@@ -35,13 +34,7 @@ def main() -> None:
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    de = args.run_dir / "de"
-    results = pd.read_csv(de / "results.tsv", sep="\t", index_col=0, keep_default_na=False,
-                          na_values=[""])
-    results["gene_name"] = results["gene_name"].astype(str)
-    vst = ad.read_h5ad(de / "vst.h5ad")
-    vst.layers["vst"] = np.asarray(vst.X)
-    vst.uns["de"] = {"results": results, "params": vst.uns.get("de_params", {})}
+    vst = read_de_outputs(args.run_dir / "de")
     data, labels, _, _ = _phenotype_inputs(vst, "vst")
     print(f"{data.shape[1]} samples × {data.shape[0]} genes; {args.permutations} label permutations")
     total_suite = total_direct = 0.0

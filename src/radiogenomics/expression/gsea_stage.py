@@ -61,16 +61,22 @@ def marker_sets(path: Path, cfg: AnalysisConfig) -> tuple[dict[str, list[str]], 
     return sets, markers
 
 
-def run(ctx: StageContext) -> None:
-    """Enrichment of the DE ranking and per-sample pathway scores."""
-    cfg = ctx.config.gsea
-    de_dir = ctx.upstream["de"]
+def read_de_outputs(de_dir: Path) -> ad.AnnData:
+    """The DE stage's ``vst.h5ad`` with its matrix as ``layers["vst"]`` and ``results.tsv`` and
+    the DE parameters in ``uns["de"]``: what :func:`enrichment` and the pathway scores read."""
     results = pd.read_csv(de_dir / "results.tsv", sep="\t", index_col=0, keep_default_na=False,
                           na_values=[""])
     results["gene_name"] = results["gene_name"].astype(str)
     vst = ad.read_h5ad(de_dir / "vst.h5ad")
     vst.layers["vst"] = np.asarray(vst.X)
     vst.uns["de"] = {"results": results, "params": vst.uns.get("de_params", {})}
+    return vst
+
+
+def run(ctx: StageContext) -> None:
+    """Enrichment of the DE ranking and per-sample pathway scores."""
+    cfg = ctx.config.gsea
+    vst = read_de_outputs(ctx.upstream["de"])
     collections: dict[str, dict[str, list[str]]] = {}
     sources = []
     for path in gmt_files(ctx.config, ctx.run_dir):
