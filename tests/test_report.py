@@ -139,7 +139,38 @@ def test_pipeline_report_opens_offline(tiny_run: Path, browser) -> None:
     n_plots = page.locator("div.plot").count()
     assert n_plots >= 4
     assert page.locator("div.plot .main-svg").count() >= n_plots
+    # fixed margins on numeric axes must still hold every tick label and axis title
+    clipped = page.eval_on_selector_all(
+        "div.plot", """divs => divs.flatMap(div => {
+          const svg = div.querySelector('svg.main-svg').getBoundingClientRect();
+          return Array.from(div.querySelectorAll('.xtick text, .ytick text, .g-xtitle text, .g-ytitle text'))
+            .map(t => [t, t.getBoundingClientRect()])
+            .filter(([t, b]) => b.width > 0 && (b.left < svg.left - 1 || b.right > svg.right + 1 ||
+                                                b.top < svg.top - 1 || b.bottom > svg.bottom + 1))
+            .map(([t, b]) => div.id + ': ' + t.textContent);
+        })""")
+    assert clipped == []
     page.close()
+
+
+def test_numeric_axes_get_fixed_margins_and_category_axes_keep_automatic_ones() -> None:
+    from plotly.subplots import make_subplots
+
+    from radiogenomics.report.html import fix_numeric_margins
+
+    fig = make_subplots(rows=1, cols=2)
+    fig.add_trace(go.Scatter(x=[1, 2], y=[0.5, 0.25]), row=1, col=1)
+    fig.add_trace(go.Bar(x=[1.0, 2.0], y=["a long gene-set name", "another"], orientation="h"),
+                  row=1, col=2)
+    fig.update_layout(template="simple_white")
+    spec = fix_numeric_margins(fig.to_plotly_json())
+    layout = spec["layout"]
+    assert layout["xaxis"]["automargin"] is False and layout["yaxis"]["automargin"] is False
+    assert layout["xaxis2"]["automargin"] is False
+    assert "automargin" not in layout["yaxis2"]  # the template's automatic margin applies
+    # a user's explicit choice is kept
+    fig.update_layout(xaxis={"automargin": True})
+    assert fix_numeric_margins(fig.to_plotly_json())["layout"]["xaxis"]["automargin"] is True
 
 
 def test_thin_points_keeps_every_flagged_point_and_one_per_display_cell() -> None:
