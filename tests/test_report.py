@@ -168,6 +168,12 @@ def test_numeric_axes_get_fixed_margins_and_category_axes_keep_automatic_ones() 
     assert layout["xaxis"]["automargin"] is False and layout["yaxis"]["automargin"] is False
     assert layout["xaxis2"]["automargin"] is False
     assert "automargin" not in layout["yaxis2"]  # the template's automatic margin applies
+    # ... but the margin is widened first from the labels' length, and for the legend's names
+    assert layout["margin"]["l"] >= 8 * len("a long gene-set name")
+    fig.update_traces(name="a trace with a long legend name", selector={"type": "bar"})
+    assert fix_numeric_margins(fig.to_plotly_json())["layout"]["margin"]["r"] >= 8 * 30
+    fig.update_layout(showlegend=False)
+    assert "r" not in fix_numeric_margins(fig.to_plotly_json())["layout"]["margin"]
     # a user's explicit choice is kept
     fig.update_layout(xaxis={"automargin": True})
     assert fix_numeric_margins(fig.to_plotly_json())["layout"]["xaxis"]["automargin"] is True

@@ -64,26 +64,55 @@ def _is_categorical(values: Any) -> bool:
     return isinstance(values, list) and any(isinstance(v, str) for v in values)
 
 
-def fix_numeric_margins(spec: dict[str, Any]) -> dict[str, Any]:
-    """Turn Plotly's automatic margins off on axes whose tick labels are numbers.
+#: a generous width of one character of Plotly's 12 px default font, in pixels
+_CHAR_PX = 8
 
-    An automatic margin makes plotly.js measure the drawn tick labels and draw the figure a
-    second time when they do not fit, which was most of the report's drawing time. Numbers fit
-    the figures' fixed margins; axes with category labels (gene sets, features, patients) keep
-    the automatic margin, since their labels' length is not known here.
+
+def _legend_items(spec: dict[str, Any]) -> list[str]:
+    """Names of the traces Plotly would list in the legend (none when it shows no legend)."""
+    layout = spec.get("layout", {})
+    items = [str(t.get("name", "")) for t in spec.get("data", []) if t.get("showlegend", True)
+             and t.get("visible", True) is not False]
+    shown = layout.get("showlegend")
+    if shown is False or (shown is None and len(items) < 2):
+        return []
+    return items
+
+
+def fix_numeric_margins(spec: dict[str, Any]) -> dict[str, Any]:
+    """Set margins so plotly.js need not draw a figure twice.
+
+    When tick labels or the legend do not fit the margins, plotly.js measures them after
+    drawing, widens the margin and draws the whole figure again: most of the report's drawing
+    time. Axes whose tick labels are numbers fit the fixed margins, so their automatic margin is
+    turned off. Category labels (gene sets, features) and a legend to the right of the plot keep
+    the automatic margin as a safety net, but the margin is first widened from the labels'
+    length so that it is rarely needed.
     """
     layout = spec.setdefault("layout", {})
-    categorical: set[str] = set()
+    margin = layout.setdefault("margin", {})
+    labels: dict[str, list[str]] = {}
     for trace in spec.get("data", []):
         for letter in ("x", "y"):
             if _is_categorical(trace.get(letter)):
                 ref = trace.get(f"{letter}axis", letter)  # "x", "x2", ...
-                categorical.add(f"{letter}axis{ref[1:]}")
+                labels.setdefault(f"{letter}axis{ref[1:]}", []).extend(map(str, trace[letter]))
     names = {k for k in layout if re.fullmatch(r"[xy]axis\d*", k)} | {"xaxis", "yaxis"}
     for name in names:
         axis = layout.setdefault(name, {})
-        if name not in categorical and axis.get("type") not in ("category", "multicategory"):
+        if name not in labels and axis.get("type") not in ("category", "multicategory"):
             axis.setdefault("automargin", False)
+        elif name.startswith("y") and axis.get("side", "left") == "left" and name in labels:
+            title = axis.get("title", {})
+            has_title = bool(title.get("text") if isinstance(title, dict) else title)
+            needed = _CHAR_PX * max(map(len, labels[name])) + 20 + (30 if has_title else 0)
+            margin["l"] = max(margin.get("l", 80), needed)
+    legend = layout.get("legend", {})
+    items = _legend_items(spec)
+    if items and legend.get("orientation", "v") == "v" and legend.get("x", 1.02) >= 1:
+        title = legend.get("title", {})
+        text = str(title.get("text", "") if isinstance(title, dict) else title or "")
+        margin["r"] = max(margin.get("r", 80), _CHAR_PX * max(map(len, items + [text])) + 60)
     return spec
 
 
