@@ -7,10 +7,8 @@ files are rejected with a message naming the file, the dotted field path and the
 from __future__ import annotations
 
 import difflib
-import types
-import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -23,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from ._config_fields import describe, field_names, leaf_wants_text
 from .errors import ConfigError
 
 __all__ = [
@@ -383,44 +382,6 @@ class AnalysisConfig(Section):
 # loading, error messages and --set overrides
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """The keys allowed at the model that owns location ``loc`` (for 'did you mean')."""
-    current: Any = model
-    for part in loc[:-1]:
-        ann = _section_model(current, str(part))
-        if ann is None:
-            return []
-        current = ann
-    return list(current.model_fields) if isinstance(current, type) else []
-
-
-def _section_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
-    field = model.model_fields.get(name)
-    if field is None:
-        return None
-    for candidate in _flatten(field.annotation):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
-
-
-def _flatten(annotation: Any) -> list[Any]:
-    origin = typing.get_origin(annotation)
-    if origin is Annotated:
-        return _flatten(typing.get_args(annotation)[0])
-    if origin in (Union, types.UnionType):
-        out: list[Any] = []
-        for arg in typing.get_args(annotation):
-            out.extend(_flatten(arg))
-        return out
-    return [annotation]
-
-
 def format_validation_error(exc: ValidationError, source: str) -> str:
     """Turn a pydantic error into lines naming the file, the dotted field and the bad value."""
     lines = [f"{source}: the configuration is not valid:"]
@@ -428,34 +389,19 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         loc = tuple(err["loc"])
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         if err["type"] == "extra_forbidden":
-            allowed = [n for n in _field_names(AnalysisConfig, loc) if n != "source"]
+            allowed = [n for n in field_names(AnalysisConfig, loc) if n != "source"]
             hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             advice = f"did you mean '{hint[0]}'? " if hint else ""
             lines.append(
-                f"  - field '{dotted}': unknown key (value {_describe(err['input'])}); "
+                f"  - field '{dotted}': unknown key (value {describe(err['input'])}); "
                 f"{advice}allowed here: {', '.join(allowed)}"
             )
         elif err["type"] == "missing":
             lines.append(f"  - field '{dotted}': required but missing")
         else:
             message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"  - field '{dotted}': {message} (got {_describe(err['input'])})")
+            lines.append(f"  - field '{dotted}': {message} (got {describe(err['input'])})")
     return "\n".join(lines)
-
-
-def _leaf_wants_text(model: type[BaseModel], dotted: list[str]) -> bool:
-    """Whether the field at ``dotted`` is typed as text or a path (so '--set' keeps the string)."""
-    current: type[BaseModel] | None = model
-    for part in dotted[:-1]:
-        current = _section_model(current, part) if current is not None else None
-    if current is None or dotted[-1] not in current.model_fields:
-        return False
-    kinds = _flatten(current.model_fields[dotted[-1]].annotation)
-    literal_text = any(
-        typing.get_origin(k) is Literal and all(isinstance(v, str) for v in typing.get_args(k))
-        for k in kinds
-    )
-    return literal_text or any(k in (str, Path) for k in kinds)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
@@ -472,7 +418,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str], source: str) -> d
         if not sep or not all(parts):
             msg = f"--set {item!r}: expected KEY=VALUE with a dotted key such as simulate.seed=7"
             raise ConfigError(msg)
-        if _leaf_wants_text(AnalysisConfig, parts):
+        if leaf_wants_text(AnalysisConfig, parts):
             value: Any = text
         else:
             try:
