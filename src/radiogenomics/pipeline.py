@@ -9,28 +9,32 @@ resumes from the last completed stage.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import json
 import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
-from ._files import HashCache, atomic_write_text, file_md5, json_dumps, remove_tree, tree_files
+from ._files import HashCache, atomic_write_text, json_dumps, remove_tree
 from ._logging import logger
 from .config import AnalysisConfig
 from . import pseudonyms
 from .errors import UserError
+from ._stage_records import (
+    RECORD,
+    expected_key,
+    output_fingerprint,
+    is_current,
+    package_versions,
+    read_record,
+    stage_params,
+)
 
 __all__ = ["STAGES", "Stage", "StageContext", "run", "stage_states"]
 
 State = Literal["done", "stale", "missing"]
-RECORD = "stage.json"
 
 
 @dataclass(frozen=True)
@@ -264,70 +268,7 @@ def _check_graph(stages: Sequence[Stage]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# fingerprints
-
-
-def _versions(packages: Sequence[str]) -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in ("radiogenomics", *packages):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def _params(stage: Stage, cfg: AnalysisConfig) -> dict[str, Any]:
-    dumped = cfg.model_dump(mode="json")
-    return {section: dumped[section] for section in stage.sections}
-
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json_dumps(obj).encode("utf-8")).hexdigest()
-
-
-def _input_checksums(stage: Stage, cfg: AnalysisConfig, cache: HashCache) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for root in stage.inputs(cfg):
-        for file in tree_files(Path(root)):
-            out[pseudonyms.scrub(str(file))] = cache.md5(file)
-    return out
-
-
-def read_record(stage_dir: Path) -> dict[str, Any] | None:
-    """A stage folder's ``stage.json``, or None when the stage never completed."""
-    try:
-        return json.loads((stage_dir / RECORD).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    except (OSError, ValueError):
-        return None
-
-
-def _expected_key(
-    stage: Stage, cfg: AnalysisConfig, run_dir: Path, cache: HashCache
-) -> dict[str, Any] | None:
-    """What a completed record must match for ``stage`` to be skipped (None: upstream missing)."""
-    upstream: dict[str, str] = {}
-    for name in stage.needs:
-        record = read_record(run_dir / name)
-        if record is None:
-            return None
-        upstream[name] = record["fingerprint"]
-    return {
-        "params_sha256": _digest(_params(stage, cfg)),
-        "inputs": _input_checksums(stage, cfg, cache),
-        "upstream": upstream,
-    }
-
-
-def _is_current(record: dict[str, Any] | None, key: dict[str, Any] | None, stage: Stage,
-                cfg: AnalysisConfig, stage_dir: Path) -> bool:
-    if record is None or key is None:
-        return False
-    if any(record.get(k) != v for k, v in key.items()):
-        return False
-    if not all((stage_dir / rel).is_file() for rel in stage.outputs):
-        return False
-    return all(p.is_file() for p in stage.external_outputs(cfg))
+# state
 
 
 def stage_states(
@@ -344,8 +285,8 @@ def stage_states(
             states[stage.name] = "missing"
             continue
         upstream_ok = all(states.get(n) == "done" for n in stage.needs)
-        key = _expected_key(stage, cfg, run_dir, cache)
-        current = upstream_ok and _is_current(record, key, stage, cfg, run_dir / stage.name)
+        key = expected_key(stage, cfg, run_dir, cache)
+        current = upstream_ok and is_current(record, key, stage, cfg, run_dir / stage.name)
         states[stage.name] = "done" if current else "stale"
     return states
 
@@ -363,15 +304,6 @@ def _clean_leftovers(run_dir: Path) -> None:
         remove_tree(leftover)
 
 
-def _fingerprint(out_dir: Path) -> tuple[dict[str, str], str]:
-    files = {
-        str(p.relative_to(out_dir)): file_md5(p)
-        for p in tree_files(out_dir)
-        if p.name != RECORD
-    }
-    return files, _digest(files)
-
-
 def _swap_into_place(tmp: Path, final: Path) -> None:
     old = final.parent / f".{final.name}.old-{os.getpid()}"
     if final.exists():
@@ -387,7 +319,7 @@ def run_stage(stage: Stage, cfg: AnalysisConfig, run_dir: Path, cache: HashCache
     ``key`` is the stage's expected key when the caller has just computed it.
     """
     if key is None:
-        key = _expected_key(stage, cfg, run_dir, cache)
+        key = expected_key(stage, cfg, run_dir, cache)
     if key is None:
         msg = f"stage '{stage.name}' needs {list(stage.needs)} to be completed first"
         raise UserError(msg)
@@ -408,15 +340,15 @@ def run_stage(stage: Stage, cfg: AnalysisConfig, run_dir: Path, cache: HashCache
         if missing:
             msg = f"stage '{stage.name}' finished without writing {missing}"
             raise RuntimeError(msg)
-        outputs, fingerprint = _fingerprint(tmp)
+        outputs, fingerprint = output_fingerprint(tmp)
         wall = time.perf_counter() - start
         record = {
             "stage": stage.name,
             **key,
-            "params": _params(stage, cfg),
+            "params": stage_params(stage, cfg),
             "outputs": outputs,
             "fingerprint": fingerprint,
-            "versions": _versions(stage.packages),
+            "versions": package_versions(stage.packages),
             "wall_time_s": round(wall, 3),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
@@ -472,9 +404,9 @@ def run(
     try:
         for stage in stages:
             stage_dir = run_dir / stage.name
-            key = _expected_key(stage, cfg, run_dir, cache)
+            key = expected_key(stage, cfg, run_dir, cache)
             if stage.name not in forced:
-                if _is_current(read_record(stage_dir), key, stage, cfg, stage_dir):
+                if is_current(read_record(stage_dir), key, stage, cfg, stage_dir):
                     logger.info("stage %s: up to date, skipped", stage.name)
                     outcome[stage.name] = "skipped"
                     if stage.name == until:
