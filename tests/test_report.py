@@ -156,14 +156,14 @@ def test_pipeline_report_opens_offline(tiny_run: Path, browser) -> None:
 def test_numeric_axes_get_fixed_margins_and_category_axes_keep_automatic_ones() -> None:
     from plotly.subplots import make_subplots
 
-    from radiogenomics.report.html import fix_numeric_margins
+    from radiogenomics.report.html import preset_margins
 
     fig = make_subplots(rows=1, cols=2)
     fig.add_trace(go.Scatter(x=[1, 2], y=[0.5, 0.25]), row=1, col=1)
     fig.add_trace(go.Bar(x=[1.0, 2.0], y=["a long gene-set name", "another"], orientation="h"),
                   row=1, col=2)
     fig.update_layout(template="simple_white")
-    spec = fix_numeric_margins(fig.to_plotly_json())
+    spec = preset_margins(fig.to_plotly_json())
     layout = spec["layout"]
     assert layout["xaxis"]["automargin"] is False and layout["yaxis"]["automargin"] is False
     assert layout["xaxis2"]["automargin"] is False
@@ -171,12 +171,12 @@ def test_numeric_axes_get_fixed_margins_and_category_axes_keep_automatic_ones() 
     # ... but the margin is widened first from the labels' length, and for the legend's names
     assert layout["margin"]["l"] >= 8 * len("a long gene-set name")
     fig.update_traces(name="a trace with a long legend name", selector={"type": "bar"})
-    assert fix_numeric_margins(fig.to_plotly_json())["layout"]["margin"]["r"] >= 8 * 30
+    assert preset_margins(fig.to_plotly_json())["layout"]["margin"]["r"] >= 8 * 30
     fig.update_layout(showlegend=False)
-    assert "r" not in fix_numeric_margins(fig.to_plotly_json())["layout"]["margin"]
+    assert "r" not in preset_margins(fig.to_plotly_json())["layout"]["margin"]
     # a user's explicit choice is kept
     fig.update_layout(xaxis={"automargin": True})
-    assert fix_numeric_margins(fig.to_plotly_json())["layout"]["xaxis"]["automargin"] is True
+    assert preset_margins(fig.to_plotly_json())["layout"]["xaxis"]["automargin"] is True
 
 
 def test_thin_points_keeps_every_flagged_point_and_one_per_display_cell() -> None:

@@ -79,7 +79,7 @@ def _legend_items(spec: dict[str, Any]) -> list[str]:
     return items
 
 
-def fix_numeric_margins(spec: dict[str, Any]) -> dict[str, Any]:
+def preset_margins(spec: dict[str, Any]) -> dict[str, Any]:
     """Set margins so plotly.js need not draw a figure twice.
 
     When tick labels or the legend do not fit the margins, plotly.js measures them after
@@ -121,7 +121,7 @@ def figure_spec(block: FigureBlock) -> dict[str, Any]:
     import plotly.io as pio
 
     spec = json.loads(pio.to_json(block.figure, validate=False, remove_uids=True))
-    fix_numeric_margins(spec)
+    preset_margins(spec)
     out = {"data": escape_plotly_strings(spec.get("data", [])),
            "layout": escape_plotly_strings(spec.get("layout", {}))}
     if spec.get("frames"):
