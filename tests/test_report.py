@@ -168,8 +168,14 @@ def test_numeric_axes_get_fixed_margins_and_category_axes_keep_automatic_ones() 
     assert layout["xaxis"]["automargin"] is False and layout["yaxis"]["automargin"] is False
     assert layout["xaxis2"]["automargin"] is False
     assert "automargin" not in layout["yaxis2"]  # the template's automatic margin applies
-    # ... but the margin is widened first from the labels' length, and for the legend's names
-    assert layout["margin"]["l"] >= 8 * len("a long gene-set name")
+    # its labels sit between the subplots, so the figure's left margin stays as it was
+    assert "l" not in layout["margin"]
+    # ... but on the left edge the margin is widened first from the labels' length
+    single = go.Figure(go.Bar(x=[1.0, 2.0], y=["a long gene-set name", "another"],
+                              orientation="h"))
+    wide = preset_margins(single.to_plotly_json())["layout"]["margin"]["l"]
+    assert wide >= 8 * len("a long gene-set name")
+    # and for the legend's names
     fig.update_traces(name="a trace with a long legend name", selector={"type": "bar"})
     assert preset_margins(fig.to_plotly_json())["layout"]["margin"]["r"] >= 8 * 30
     fig.update_layout(showlegend=False)

@@ -21,16 +21,16 @@ from ._files import HashCache, atomic_write_text, json_dumps, remove_tree
 from ._logging import logger
 from .config import AnalysisConfig
 from . import pseudonyms
-from .errors import UserError
 from ._stage_records import (
     RECORD,
     expected_key,
-    output_fingerprint,
     is_current,
+    output_fingerprint,
     package_versions,
     read_record,
     stage_params,
 )
+from .errors import UserError
 
 __all__ = ["STAGES", "Stage", "StageContext", "run", "stage_states"]
 

@@ -79,6 +79,16 @@ def _legend_items(spec: dict[str, Any]) -> list[str]:
     return items
 
 
+def _on_left_edge(layout: dict[str, Any], yaxis: dict[str, Any]) -> bool:
+    """Whether a y axis's tick labels sit in the figure's left margin (not beside a subplot
+    further right, or on the right-hand side)."""
+    if yaxis.get("side", "left") != "left":
+        return False
+    anchor = yaxis.get("anchor", "x")
+    xaxis = layout.get(f"xaxis{anchor[1:]}", {}) if anchor.startswith("x") else {}
+    return float(xaxis.get("domain", [0.0, 1.0])[0]) <= 0.01
+
+
 def preset_margins(spec: dict[str, Any]) -> dict[str, Any]:
     """Set margins so plotly.js need not draw a figure twice.
 
@@ -102,7 +112,7 @@ def preset_margins(spec: dict[str, Any]) -> dict[str, Any]:
         axis = layout.setdefault(name, {})
         if name not in labels and axis.get("type") not in ("category", "multicategory"):
             axis.setdefault("automargin", False)
-        elif name.startswith("y") and axis.get("side", "left") == "left" and name in labels:
+        elif name in labels and name.startswith("y") and _on_left_edge(layout, axis):
             title = axis.get("title", {})
             has_title = bool(title.get("text") if isinstance(title, dict) else title)
             needed = _CHAR_PX * max(map(len, labels[name])) + 20 + (30 if has_title else 0)
