@@ -442,6 +442,16 @@ def test_glance_and_methods_report_what_the_run_recorded(tiny_run: Path) -> None
         assert flow.loc[(cohort, "all"), "LNM+"] == int(part["lnm"].fillna(0).sum())
         for centre, sub in part.groupby("center"):
             assert flow.loc[(cohort, str(centre)), "patients"] == len(sub)
+    # the sentence above the table: LNM+ counts only where the status is recorded
+    sentence = next(b.text for b in glance_section(run).blocks
+                    if getattr(b, "text", "").startswith("Patients analysed per cohort"))
+    for cohort, part in pred.groupby("cohort"):
+        known = part["lnm"].dropna()
+        expected = (f"{cohort} {len(part)} ({int(known.sum())} LNM+)" if len(known) == len(part)
+                    else f"{cohort} {len(part)} (LNM status not recorded)" if known.empty
+                    else f"{cohort} {len(part)} ({int(known.sum())} LNM+ of {len(known)} with")
+        assert expected in sentence, (expected, sentence)
+    assert pred["lnm"].isna().any()  # the transcriptome cohort: status not recorded
     failures = pd.read_csv(run / "extract" / "failures.tsv", sep="\t")
     assert set(failures["patient_id"]) <= set(exclusions(run)["case"])
     # the headline AUCs are the model stage's, to three decimals

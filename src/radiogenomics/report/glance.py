@@ -163,8 +163,10 @@ def glance_section(run_dir: str | Path) -> Section | None:
         blocks.append(HeadlineBlock(headlines))
     if flow is not None:
         totals = flow[flow["centre"] == "all"]
-        text = ", ".join(f"{r['cohort']} {r['patients']} ({r['LNM+']} LNM+)"
-                         for r in totals.to_dict("records"))
+        text = ", ".join(f"{r['cohort']} {r['patients']} " + (
+            f"({r['LNM+']} LNM+)" if r["LNM known"] == r["patients"]
+            else f"({r['LNM+']} LNM+ of {r['LNM known']} with known status)" if r["LNM known"]
+            else "(LNM status not recorded)") for r in totals.to_dict("records"))
         by_stage = excluded["stage"].value_counts()
         left = (", ".join(f"{n} at {stage}" for stage, n in by_stage.items())
                 if len(by_stage) else "none")
