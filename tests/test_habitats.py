@@ -103,6 +103,24 @@ def _descriptors(seed: int, n_patients: int, structured: bool) -> list[np.ndarra
     return out
 
 
+@pytest.mark.slow
+def test_habitat_report_shows_fractions_of_patients_with_known_lnm(tiny_run: Path) -> None:
+    from radiogenomics.imaging.habitat_stage import report_sections
+    from radiogenomics.report.model import FigureBlock
+
+    stage = _stage(tiny_run)
+    table = pd.read_csv(stage / "habitats.tsv", sep="\t", dtype={"patient_id": str})
+    assert table["lnm"].isna().any()  # the transcriptome cohort's patients
+    figures = {b.name: b for b in report_sections(stage)[0].blocks if isinstance(b, FigureBlock)}
+    shown = figures["habitat_fractions"].data
+    known = table[table["lnm"].notna()]
+    assert set(shown["patient_id"]) == set(known["patient_id"])
+    assert set(shown["LNM"]) == {"LNM+", "LNM−"}
+    k = json.loads((stage / "model.json").read_text())["k"]
+    assert len(shown) == k * len(known)
+    assert figures["habitat_k_selection"].figure.layout.xaxis.dtick == 1
+
+
 def test_model_is_fitted_once_and_applied_unchanged(tmp_path: Path) -> None:
     train = _descriptors(1, 20, structured=True)
     internal = np.vstack(_descriptors(2, 5, structured=True))

@@ -260,6 +260,7 @@ def report_sections(stage_dir: Path) -> list:
     import json
 
     from ..report.figures import box_by_group, scatter
+    from ..report.glance import cohort_order
     from ..report.model import FigureBlock, Section, TableBlock, TextBlock
 
     stability = json.loads((stage_dir / "stability.json").read_text(encoding="utf-8"))
@@ -280,19 +281,25 @@ def report_sections(stage_dir: Path) -> list:
     if len(scores) > 1:
         blocks.append(FigureBlock(
             scatter(scores, x="K", y="score", title="Choice of K on training supervoxels",
-                    y_label=stability["criterion"]),
-            data=scores, name="habitat_k_selection", caption="Higher is better; the best K is used."))
+                    y_label=stability["criterion"]).update_xaxes(dtick=1),
+            data=scores, name="habitat_k_selection",
+            caption=f"Higher is better; the best K is used (K = {k})."))
     long = table.melt(id_vars=["patient_id", "cohort", "lnm"],
                       value_vars=[f"fraction_H{h}" for h in range(1, k + 1)],
                       var_name="habitat", value_name="fraction")
     long["habitat"] = long["habitat"].str.removeprefix("fraction_")
-    long["LNM"] = long["lnm"].map({0: "LNM−", 1: "LNM+"}).fillna("unknown")
     lnm = long["lnm"].notna().any()
+    if lnm:  # patients whose LNM status is not recorded (the transcriptome cohort) are left out
+        long = long[long["lnm"].notna()].assign(LNM=lambda d: d["lnm"].map({0: "LNM−", 1: "LNM+"}))
+    shown = ", ".join(cohort_order(long["cohort"]))
     blocks.append(FigureBlock(
         box_by_group(long, value="fraction", group="habitat", color="LNM" if lnm else None,
-                     hover="patient_id", title="Habitat fractions by LNM status",
+                     hover="patient_id",
+                     title="Habitat fractions by LNM status" if lnm else "Habitat fractions",
                      value_label="fraction of tumour volume"),
-        data=long, name="habitat_fractions", caption="Each habitat's share of the tumour volume."))
+        data=long, name="habitat_fractions",
+        caption=f"Each habitat's share of the tumour volume ({shown} cohorts"
+                + ("; patients with a recorded LNM status)." if lnm else ").")))
     blocks.append(TableBlock(
         table.groupby("cohort")[[f"fraction_H{h}" for h in range(1, k + 1)] + ["mixing"]].mean()
         .round(4).reset_index(), name="habitat_fractions_by_cohort",
