@@ -115,6 +115,22 @@ def test_kaplan_meier_and_logrank_equal_lifelines(larynx: pd.DataFrame) -> None:
     assert test["df"] == 3 and test["p"] == pytest.approx(ref.p_value)
 
 
+def test_km_figure_shows_every_at_risk_count_and_ticks_over_the_whole_follow_up(
+        larynx: pd.DataFrame) -> None:
+    from radiogenomics.survival.figures import km_figure
+
+    km = kaplan_meier(larynx, "time", "death", "stage", at_risk_times=[0, 2, 4])
+    fig = km_figure(km["curves"], km["at_risk"], title="larynx")
+    rows = [t for t in fig.data if t.mode == "text"]
+    assert len(rows) == 4 and all(t.cliponaxis is False for t in rows)
+    for t in rows:  # the numbers drawn are lifelines' counts at risk, at the configured times
+        part = larynx[larynx["stage"].astype(str) == t.y[0]]
+        assert list(t.text) == [str(int((part["time"] >= s).sum())) for s in (0, 2, 4)]
+    # larynx follow-up reaches 10.7 years: ticks continue every 2 years past the table
+    assert list(fig.layout.xaxis2.tickvals) == [0, 2, 4, 6, 8, 10]
+    assert fig.layout.yaxis2.range[0] < -0.5 and fig.layout.yaxis2.range[1] > 3.5
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

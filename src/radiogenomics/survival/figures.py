@@ -41,17 +41,25 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, *, title: str,
         if g not in at_risk.index.astype(str):
             continue
         counts = at_risk.loc[at_risk.index.astype(str) == g].iloc[0].to_numpy()
-        fig.add_trace(go.Scatter(x=times, y=[g] * len(times), mode="text",
+        fig.add_trace(go.Scatter(x=times, y=[g] * len(times), mode="text", cliponaxis=False,
                                  text=[str(int(c)) for c in counts], showlegend=False,
                                  textfont={"color": PALETTE[i % len(PALETTE)]},
                                  hovertemplate=f"{g}: %{{text}} at risk at %{{x:g}} {x_label}"
                                                "<extra></extra>"), row=2, col=1)
     fig.update_layout(title=title, **{**LAYOUT, "height": 520})
     fig.update_yaxes(title="survival probability", range=[0, 1.02], row=1, col=1)
+    # half a row of room above and below, so the top and bottom rows' numbers are not cut
     fig.update_yaxes(title="at risk", type="category", categoryorder="array",
-                     categoryarray=groups[::-1], row=2, col=1)
-    fig.update_xaxes(title=x_label, tickvals=times, row=2, col=1)
-    fig.update_xaxes(showticklabels=True, tickvals=times, row=1, col=1)
+                     categoryarray=groups[::-1], range=[-0.7, len(groups) - 0.3], row=2, col=1)
+    # ticks at the at-risk times, continued at the same step over the rest of the follow-up
+    ticks = list(times)
+    step = np.diff(times)
+    if len(times) > 1 and np.allclose(step, step[0]) and step[0] > 0:
+        end = float(curves["time"].max()) if len(curves) else times[-1]
+        while ticks[-1] + step[0] <= end:
+            ticks.append(ticks[-1] + float(step[0]))
+    fig.update_xaxes(title=x_label, tickvals=ticks, row=2, col=1)
+    fig.update_xaxes(showticklabels=True, tickvals=ticks, row=1, col=1)
     return fig
 
 

@@ -210,7 +210,7 @@ def report_sections(stage_dir: Path) -> list[Section]:
                 caption=f"Kaplan–Meier estimate of {ep} by {grouping}; numbers at risk below."))
             blocks.append(TableBlock(med.drop(columns=["endpoint"]), name=f"km_medians_{ep}_{grouping}",
                                      caption=f"Median {ep} (months) with 95% CI per group; "
-                                             f"NaN: not reached."))
+                                             "empty: not reached."))
         if len(cox_t):
             multi = cox_t[(cox_t["endpoint"] == ep) & (cox_t["model"] == "multivariable")]
             if len(multi):
