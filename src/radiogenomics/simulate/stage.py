@@ -57,6 +57,7 @@ def report_sections(stage_dir: Path) -> list[Section]:
     root = world_dir(stage_dir)
     summary = load_summary(root)
     imaging = pd.read_csv(root / "truth" / "imaging.tsv", sep="\t")
+    imaging["LNM"] = imaging["lnm"].map({0: "LNM−", 1: "LNM+"})
     cohorts = pd.DataFrame(
         [
             {"cohort": name, "patients": c["n"],
@@ -85,7 +86,7 @@ def report_sections(stage_dir: Path) -> list[Section]:
                        "is the AUC of the true LNM probability, the ceiling of any model.",
                        name="cohorts"),
             FigureBlock(
-                box_by_group(imaging, value="lnm_probability", group="cohort", color="lnm",
+                box_by_group(imaging, value="lnm_probability", group="cohort", color="LNM",
                              hover="patient_id", order=order,
                              title="True LNM probability by cohort and LNM status",
                              value_label="true probability of occult LNM"),
