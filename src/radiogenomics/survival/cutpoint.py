@@ -19,7 +19,8 @@ from scipy import stats
 from ..errors import UserError
 from .core import check_survival
 
-__all__ = ["lausen_schumacher_p", "logrank_statistics", "max_stat_cutpoint"]
+__all__ = ["lausen_schumacher_p", "logrank_statistics", "max_stat_cutpoint",
+           "null_rejection_rates"]
 
 
 def _event_matrices(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -133,3 +134,28 @@ def max_stat_cutpoint(df: pd.DataFrame, duration_col: str, event_col: str, score
             "min_fraction": min_fraction, "n": len(values),
             "n_high": int((values > cuts[best]).sum()),
             "curve": pd.DataFrame({"cutpoint": cuts, "statistic": np.abs(stat)})}
+
+
+def null_rejection_rates(n_sets: int = 200, *, n: int = 150, alpha: float = 0.05,
+                         min_fraction: float = 0.1, seed: int = 2026) -> dict[str, float]:
+    """How often the cut-point search "finds" a cut when there is none.
+
+    Simulates ``n_sets`` data sets of ``n`` patients whose score is independent of outcome
+    (exponential event times with mean 1000, uniform censoring between 100 and 3000, a standard
+    normal score) and returns the share of corrected p-values (``corrected``, Lausen–Schumacher)
+    and of naive best-cut p-values (``naive``) below ``alpha``. A calibrated correction keeps
+    ``corrected`` near ``alpha``; the naive p of the best cut rejects far more often.
+    """
+    rng = np.random.default_rng(seed)
+    corrected, naive = [], []
+    for _ in range(n_sets):
+        t = rng.exponential(1000, n)
+        c = rng.uniform(100, 3000, n)
+        df = pd.DataFrame({"time": np.minimum(t, c).round(), "event": (t <= c).astype(int),
+                           "score": rng.normal(size=n)})
+        res = max_stat_cutpoint(df, "time", "event", "score", min_fraction=min_fraction,
+                                where="null data set")
+        corrected.append(res["p"] < alpha)
+        naive.append(res["p_naive"] < alpha)
+    return {"corrected": float(np.mean(corrected)), "naive": float(np.mean(naive)),
+            "n_sets": n_sets, "n": n, "alpha": alpha}
