@@ -44,9 +44,10 @@ def study_flow(run_dir: Path) -> pd.DataFrame | None:
         for center, sub in [("all", part), *sorted(part.groupby("center"), key=lambda t: str(t[0]))]:
             known = sub["lnm"].dropna()
             rows.append({"cohort": cohort, "centre": center, "patients": len(sub),
-                         "LNM known": len(known), "LNM+": int(known.sum()),
+                         "LNM known": len(known), "LNM+": int(known.sum()) if len(known) else None,
                          "LNM prevalence": round(float(known.mean()), 3) if len(known) else None})
-    return pd.DataFrame(rows)
+    # whole numbers, blank where no patient's status is recorded (in the page and the TSV)
+    return pd.DataFrame(rows).astype({"LNM+": "Int64"})
 
 
 def exclusions(run_dir: Path) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from markupsafe import Markup
 
 from .._files import atomic_write_text
@@ -254,6 +255,8 @@ def render_report(
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return "" if value != value else f"{value:.4g}"  # NaN: an empty cell
+    if value is None or value is pd.NA:  # missing in an object or nullable column
+        return ""
     return str(value)
 
 
