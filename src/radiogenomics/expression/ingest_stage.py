@@ -128,10 +128,14 @@ def report_sections(stage_dir: Path) -> list[Section]:
     adata.file.close()
     not_chosen = pd.read_csv(stage_dir / "not_chosen.tsv", sep="\t", dtype=str, keep_default_na=False)
     failures = pd.read_csv(stage_dir / "failures.tsv", sep="\t", dtype=str, keep_default_na=False)
+    from ..io import SAMPLE_TYPES
+
+    kept = ", ".join(f"{code} ({SAMPLE_TYPES.get(str(code), 'sample type ' + str(code))})"
+                     for code in params.get("sample_types") or [])
     blocks = [TextBlock(
         f"{len(obs)} samples ({obs['patient'].nunique()} patients) × {n_genes} genes from the "
         f"GDC STAR counts ({params.get('layout', '?')} sample-sheet layout); sample types kept: "
-        f"{params.get('sample_types')}. {len(not_chosen)} file(s) not chosen (replicate aliquots "
+        f"{kept or 'all'}. {len(not_chosen)} file(s) not chosen (replicate aliquots "
         f"by the Broad GDAC rules, other sample types), {len(failures)} unreadable. Survival "
         f"from {obs['survival_source'].iloc[0] if 'survival_source' in obs else 'none'}.")]
     if len(not_chosen):
