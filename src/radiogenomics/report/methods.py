@@ -231,13 +231,14 @@ def _survival(run_dir: Path, records: dict[str, dict[str, Any]]) -> str | None:
                              "permutations)"}.get(params.get("cutpoint_method"), "")
     return (f"Survival analysis used lifelines {_version(records, 'lifelines')} on the TCGA-CDR "
             f"endpoints {_list(params.get('endpoints', []))}: Kaplan–Meier estimates "
-            f"({params.get('ci', '')}) by {_list(params.get('groupings', []))}, log-rank tests, "
+            f"by {_list(params.get('groupings', []))}, log-rank tests, "
             f"and Cox proportional-hazards models (Efron ties) of "
             f"{_list(params.get('covariates', []))}, univariable and multivariable, with the "
             f"proportional-hazards assumption checked on Schoenfeld residuals (α = "
             f"{params.get('ph_alpha')}). An optimal {params.get('cutpoint_score')} cut-point was "
             f"sought by maximally selected log-rank statistics (each group ≥ "
-            f"{params.get('min_fraction'):.0%} of patients) {method}.")
+            f"{params.get('min_fraction'):.0%} of patients) {method}."
+            + (f" 95% confidence intervals: {params['ci']}." if params.get("ci") else ""))
 
 
 def methods_paragraphs(run_dir: str | Path, records: dict[str, dict[str, Any]]) -> list[str]:

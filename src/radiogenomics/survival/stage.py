@@ -164,7 +164,8 @@ def run(ctx: StageContext) -> None:
                                                 ["endpoint", "analysis", "message"]))
     atomic_write_text(out / "params.json", json_dumps({
         **cfg.model_dump(), "time_unit": "months (days / 30.4375)", "ties": "efron",
-        "ci": "Kaplan–Meier: Greenwood, exponential (log-log) transform; Cox: Wald 95%"}))
+        "ci": "Greenwood variance with the exponential (log–log) transform for Kaplan–Meier; "
+              "Wald for Cox"}))
 
 
 def report_sections(stage_dir: Path) -> list[Section]:
