@@ -61,12 +61,12 @@ def report_sections(stage_dir: Path) -> list[Section]:
     metric_cols = ["cohort", "model", "n", "n_pos", "auc", "auc_low", "auc_high", "brier",
                    "calib_intercept", "calib_slope", "threshold", "sens", "spec", "ppv", "npv",
                    "accuracy"]
-    blocks.append(TableBlock(metrics[[c for c in metric_cols if c in metrics]].round(4),
+    blocks.append(TableBlock(metrics[[c for c in metric_cols if c in metrics]],
                              name="model_metrics",
                              caption="Per cohort and model: AUC (DeLong 95% CI), Brier score, "
                                      "calibration intercept and slope, and threshold metrics at "
                                      "the training threshold (bootstrap CIs in the TSV)."))
-    blocks.append(TableBlock(delong.round(4), name="delong_tests",
+    blocks.append(TableBlock(delong, name="delong_tests",
                              caption="DeLong tests of correlated AUCs: each model against the "
                                      "clinical model, and the rad-score against the combined model."))
     for model in dict.fromkeys([best, "combined"]):
