@@ -479,6 +479,24 @@ def test_glance_and_methods_report_what_the_run_recorded(tiny_run: Path) -> None
     assert f"({de['n_genes_tested']} genes)" in text
 
 
+def test_no_figure_of_a_run_carries_markup_that_the_escaping_would_show(tiny_run: Path) -> None:
+    """Every string of a figure is escaped for the page, so markup written into a title, axis
+    label or colour-bar title (``<br>``, ``<sup>``) would show as literal text."""
+    import json
+
+    from radiogenomics.report.html import collect_sections, figure_spec
+
+    sections, _ = collect_sections(tiny_run / "runs" / "tiny")
+    figures = [b for s in sections for b in s.blocks if isinstance(b, FigureBlock)]
+    assert len(figures) > 20
+    for block in figures:
+        layout = json.dumps(figure_spec(block)["layout"], ensure_ascii=False)
+        traces = json.dumps([{k: v for k, v in t.items() if k in ("name", "colorbar", "marker")}
+                             for t in figure_spec(block)["data"]], ensure_ascii=False)
+        for text in (layout, traces):
+            assert "&lt;br&gt;" not in text and "&lt;sup&gt;" not in text, (block.name, text[:300])
+
+
 def test_hostile_gene_and_set_names_are_escaped_in_gsea_figures() -> None:
     from radiogenomics.expression.figures import nes_figure, running_es_figure
 

@@ -31,6 +31,7 @@ def umap_figure(umap: pd.DataFrame, *, title: str) -> go.Figure:
                                    text=part["cell"].astype(str),
                                    hovertemplate="%{text}<extra>" + str(t) + "</extra>"))
     fig.update_layout(title=title, **{**LAYOUT, "height": 520})
+    fig.update_layout(legend={"itemsizing": "constant"})  # legend markers readable at any size
     fig.update_xaxes(title="UMAP1", showticklabels=False)
     fig.update_yaxes(title="UMAP2", showticklabels=False)
     return fig
@@ -43,7 +44,7 @@ def dotplot_figure(dots: pd.DataFrame, *, title: str) -> go.Figure:
     fig = go.Figure(go.Scatter(
         x=dots["gene"].astype(str), y=dots["cell_type"].astype(str), mode="markers",
         marker={"size": size, "color": dots["mean_expression"], "colorscale": "Viridis",
-                "showscale": True, "colorbar": {"title": "mean log<br>expression"}},
+                "showscale": True, "colorbar": {"title": "mean log expr."}},
         customdata=np.stack([dots["mean_expression"], dots["fraction_expressing"]], axis=1),
         hovertemplate=("%{x} in %{y}<br>mean %{customdata[0]:.2f}, expressed in "
                        "%{customdata[1]:.0%} of cells<extra></extra>")))

@@ -70,7 +70,8 @@ def forest_figure(table: pd.DataFrame, *, title: str) -> go.Figure:
     finite = (table["hr_low"] > 0) & np.isfinite(table["hr_high"]) & np.isfinite(table["hr"])
     dropped = list(table.index[~finite.to_numpy()].astype(str))
     if dropped:
-        title = f"{title}<br><sup>not shown (no finite CI): {', '.join(dropped)}</sup>"
+        # plain text: every string of a figure is escaped for the page, markup would show
+        title = f"{title} · not shown (no finite CI): {', '.join(dropped)}"
     data = table[finite.to_numpy()].iloc[::-1]
     labels = data.index.astype(str)
     fig = go.Figure(go.Scatter(
