@@ -119,6 +119,7 @@ def run(ctx: StageContext) -> None:
 
 def report_sections(stage_dir: Path) -> list[Section]:
     """The transcriptome cohort: samples, skipped aliquots, library sizes, clinical mix."""
+    from ..io import SAMPLE_TYPES
     from ..report.figures import box_by_group
 
     adata = ad.read_h5ad(stage_dir / "bulk.h5ad", backed="r")
@@ -128,8 +129,6 @@ def report_sections(stage_dir: Path) -> list[Section]:
     adata.file.close()
     not_chosen = pd.read_csv(stage_dir / "not_chosen.tsv", sep="\t", dtype=str, keep_default_na=False)
     failures = pd.read_csv(stage_dir / "failures.tsv", sep="\t", dtype=str, keep_default_na=False)
-    from ..io import SAMPLE_TYPES
-
     kept = ", ".join(f"{code} ({SAMPLE_TYPES.get(str(code), 'sample type ' + str(code))})"
                      for code in params.get("sample_types") or [])
     blocks = [TextBlock(

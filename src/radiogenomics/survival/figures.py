@@ -56,7 +56,7 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, *, title: str,
     step = np.diff(times)
     if len(times) > 1 and np.allclose(step, step[0]) and step[0] > 0:
         end = float(curves["time"].max()) if len(curves) else times[-1]
-        while ticks[-1] + step[0] <= end:
+        while ticks[-1] + step[0] <= end and len(ticks) < 20:  # a short step: no tick forest
             ticks.append(ticks[-1] + float(step[0]))
     fig.update_xaxes(title=x_label, tickvals=ticks, row=2, col=1)
     fig.update_xaxes(showticklabels=True, tickvals=ticks, row=1, col=1)
