@@ -490,9 +490,10 @@ def test_no_figure_of_a_run_carries_markup_that_the_escaping_would_show(tiny_run
     figures = [b for s in sections for b in s.blocks if isinstance(b, FigureBlock)]
     assert len(figures) > 20
     for block in figures:
-        layout = json.dumps(figure_spec(block)["layout"], ensure_ascii=False)
+        spec = figure_spec(block)
+        layout = json.dumps(spec["layout"], ensure_ascii=False)
         traces = json.dumps([{k: v for k, v in t.items() if k in ("name", "colorbar", "marker")}
-                             for t in figure_spec(block)["data"]], ensure_ascii=False)
+                             for t in spec["data"]], ensure_ascii=False)
         for text in (layout, traces):
             assert "&lt;br&gt;" not in text and "&lt;sup&gt;" not in text, (block.name, text[:300])
 

@@ -259,7 +259,7 @@ def report_sections(stage_dir: Path) -> list:
     """Habitats: K selection, stability, fractions by LNM status (slices: the explorer)."""
     import json
 
-    from ..report.figures import box_by_group, scatter
+    from ..report.figures import LNM_LABELS, box_by_group, scatter
     from ..report.glance import cohort_order
     from ..report.model import FigureBlock, Section, TableBlock, TextBlock
 
@@ -290,7 +290,7 @@ def report_sections(stage_dir: Path) -> list:
     long["habitat"] = long["habitat"].str.removeprefix("fraction_")
     lnm = long["lnm"].notna().any()
     if lnm:  # patients whose LNM status is not recorded (the transcriptome cohort) are left out
-        long = long[long["lnm"].notna()].assign(LNM=lambda d: d["lnm"].map({0: "LNM−", 1: "LNM+"}))
+        long = long[long["lnm"].notna()].assign(LNM=lambda d: d["lnm"].map(LNM_LABELS))
     shown = ", ".join(cohort_order(long["cohort"]))
     blocks.append(FigureBlock(
         box_by_group(long, value="fraction", group="habitat", color="LNM" if lnm else None,

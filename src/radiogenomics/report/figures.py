@@ -16,6 +16,8 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
            "#F0E442", "#8C564B", "#7F7F7F", "#BCBD22", "#9467BD")
 #: rows above which box plots draw only their outliers as points
 MAX_BOX_POINTS = 300
+#: how figures name a patient's LNM status (0/1 in the tables)
+LNM_LABELS = {0: "LNM−", 1: "LNM+"}
 LAYOUT = {"template": "simple_white", "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
           "height": 420, "hoverlabel": {"namelength": -1}}
 

@@ -49,7 +49,7 @@ def world_dir(stage_dir: Path) -> Path:
 
 def report_sections(stage_dir: Path) -> list[Section]:
     """The simulated world's planted truth (shown after the analyses, to check them against)."""
-    from ..report.figures import box_by_group, scatter, stacked_bars
+    from ..report.figures import LNM_LABELS, box_by_group, scatter, stacked_bars
 
     record = json.loads((stage_dir / "world.json").read_text(encoding="utf-8"))
     if record["path"] is None:  # real data: no planted truth to show
@@ -57,7 +57,7 @@ def report_sections(stage_dir: Path) -> list[Section]:
     root = world_dir(stage_dir)
     summary = load_summary(root)
     imaging = pd.read_csv(root / "truth" / "imaging.tsv", sep="\t")
-    imaging["LNM"] = imaging["lnm"].map({0: "LNM−", 1: "LNM+"})
+    imaging["LNM"] = imaging["lnm"].map(LNM_LABELS)
     cohorts = pd.DataFrame(
         [
             {"cohort": name, "patients": c["n"],
