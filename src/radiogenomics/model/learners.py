@@ -52,8 +52,8 @@ def _auc(y: np.ndarray, score: np.ndarray) -> float:
 class L1LogisticCV(ClassifierMixin, BaseEstimator):
     """L1-penalised logistic regression (liblinear) with C chosen by stratified CV on ROC AUC.
 
-    ``Cs`` values are spread log-uniformly over ``10**c_range``; among equally good values the
-    smallest C (the sparsest model) wins. On z-scored features, C above about 3 keeps nearly
+    ``Cs`` values are spread log-uniformly over ``10**c_range``; C is the smallest (the sparsest
+    model) whose mean CV AUC lies within one standard error of the best mean (the one-SE rule). On z-scored features, C above about 3 keeps nearly
     every feature and makes liblinear slow, hence the default range.
     """
 
@@ -81,7 +81,13 @@ class L1LogisticCV(ClassifierMixin, BaseEstimator):
                 scores[f, j] = _auc(y[te], model.decision_function(X[te]))
         self.Cs_ = cs
         self.scores_ = scores
-        self.C_ = float(cs[int(np.argmax(scores.mean(axis=0)))])
+        # the one-standard-error rule (glmnet's lambda.1se): the smallest C whose mean CV AUC is
+        # within one standard error of the best, so a small cohort does not buy a little CV AUC
+        # with many features
+        mean = scores.mean(axis=0)
+        best = int(np.argmax(mean))
+        se = scores[:, best].std(ddof=1) / np.sqrt(self.folds) if self.folds > 1 else 0.0
+        self.C_ = float(cs[int(np.flatnonzero(mean >= mean[best] - se)[0])])
         final = self._model(self.C_).fit(X, y)
         self.coef_, self.intercept_, self.classes_ = final.coef_, final.intercept_, final.classes_
         return self

@@ -142,8 +142,9 @@ def threshold_metrics(y: np.ndarray, prob: np.ndarray, threshold: float, *, n_bo
     table = pd.DataFrame(boots)
     out = dict(point)
     for name in point:
-        out[f"{name}_low"] = float(np.nanpercentile(table[name], 2.5))
-        out[f"{name}_high"] = float(np.nanpercentile(table[name], 97.5))
+        values = table[name].dropna()  # e.g. PPV where nobody is called positive: undefined
+        out[f"{name}_low"] = float(np.percentile(values, 2.5)) if len(values) else float("nan")
+        out[f"{name}_high"] = float(np.percentile(values, 97.5)) if len(values) else float("nan")
     return out
 
 
@@ -156,12 +157,15 @@ def calibration(y: np.ndarray, prob: np.ndarray, n_bins: int = 10) -> dict[str, 
     y = np.asarray(y).astype(float)
     p = np.clip(np.asarray(prob, float), 1e-6, 1 - 1e-6)
     lp = np.log(p / (1 - p))
+    intercept = slope = float("nan")
     try:
         fit_a = sm.GLM(y, np.ones_like(lp), family=sm.families.Binomial(), offset=lp).fit()
-        fit_b = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit()
-        intercept, slope = float(fit_a.params[0]), float(fit_b.params[1])
+        intercept = float(fit_a.params[0])
+        if np.ptp(lp) > 0:  # a constant prediction (a model without features) has no slope
+            fit_b = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit()
+            slope = float(fit_b.params[1])
     except (ValueError, np.linalg.LinAlgError):
-        intercept, slope = float("nan"), float("nan")
+        pass
     bins = pd.qcut(p, q=min(n_bins, len(np.unique(p))), duplicates="drop")
     curve = (pd.DataFrame({"bin": bins, "predicted": p, "observed": y})
              .groupby("bin", observed=True).agg(predicted=("predicted", "mean"),
