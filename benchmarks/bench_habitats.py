@@ -18,7 +18,7 @@ import numpy as np
 
 from radiogenomics.imaging.extract import case_jobs, run_jobs
 from radiogenomics.imaging.habitat_stage import HABITAT_PARAMS, patient_habitats, patient_supervoxels
-from radiogenomics.imaging.habitats import HabitatModel, bootstrap_ari
+from radiogenomics.imaging.habitats import CLUSTER_FEATURES, HabitatModel, bootstrap_ari
 from radiogenomics.imaging.qc import QCSettings
 from radiogenomics.imaging.stage import read_cases
 
@@ -32,7 +32,7 @@ def main() -> None:
     cases = cases[cases["cohort"].isin(["train", "internal", "external"])]
     jobs = case_jobs(cases, mask_label=1, qc=QCSettings(min_roi_voxels=1), allow_resample=False)
     for job in jobs:
-        job.update(window=3, n_supervoxels=50, spatial_weight=0.5, seed=0)
+        job.update(window=3, n_supervoxels=50, spatial_weight=0.5, seed=0, features=CLUSTER_FEATURES)
     start = time.perf_counter()
     phase1 = list(run_jobs(patient_supervoxels, jobs, args.n_jobs, "process"))
     t1 = time.perf_counter() - start

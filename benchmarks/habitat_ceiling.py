@@ -1,6 +1,7 @@
 """How well can the planted habitats be seen at all? A supervised ceiling for habitat recovery.
 
     python benchmarks/habitat_ceiling.py WORLD [--train 150] [--test 100] [--run RUN_DIR]
+        [--features hu,local_entropy,local_sd]
 
 The habitat stage is unsupervised. This script asks how far *any* method using the same voxel
 features (HU, local entropy, local SD; :func:`radiogenomics.imaging.habitats.voxel_features`)
@@ -14,7 +15,9 @@ tissue). A habitat the supervised classifier cannot recover is not recoverable b
 either. With ``--run`` (a finished run on the same world) it first prints the issue's measure for
 the run's own habitats: each habitat is matched to the planted type with the nearest mean HU
 (as the training CTs show the planted habitats) and the matched fractions are correlated with the
-planted ones over the whole external cohort.
+planted ones over the whole external cohort. With ``--features`` it refits the habitats (the
+stage's method and defaults) with other clustering features and prints the same measure, e.g.
+``--features hu,local_entropy,local_sd`` to see what the local entropy does.
 """
 
 from __future__ import annotations
@@ -53,30 +56,69 @@ def load(world: Path, row: pd.Series) -> dict[str, object]:
                      for h in NAMES}}
 
 
-def unsupervised(run: Path, world: Path, train: list[dict[str, object]]) -> None:
-    """The run's habitats against the planted ones (issue #5's measure, external cohort)."""
-    import json
-
-    model = json.loads((run / "habitats" / "model.json").read_text(encoding="utf-8"))
-    table = pd.read_csv(run / "habitats" / "habitats.tsv", sep="\t", dtype={"patient_id": str})
-    table = table.set_index("patient_id")
+def _recovery(label: str, centroids_hu: list[float], table: pd.DataFrame, world: Path,
+              train: list[dict[str, object]]) -> None:
+    """Issue #5's measure: habitats matched to the planted type with the nearest mean HU (as the
+    training CTs show the planted habitats), matched fractions against the planted ones over the
+    external cohort (``table``: per patient ``fraction_H<k>``, indexed by patient ID)."""
     truth = pd.read_csv(world / "truth" / "imaging.tsv", sep="\t",
                         dtype={"patient_id": str}).set_index("patient_id")
     planted_hu = {h: float(np.concatenate([c["hu"][h] for c in train]).mean()) for h in NAMES}
     assign = {k: min(planted_hu, key=lambda h: abs(planted_hu[h] - hu))
-              for k, hu in enumerate(model["centroids_hu"], 1)}
-    external = table[table["cohort"] == "external"]
-    print(f"run {run}: K = {model['k']}, habitat mean HU {model['centroids_hu']}; planted "
+              for k, hu in enumerate(centroids_hu, 1)}
+    print(f"{label}: K = {len(centroids_hu)}, habitat mean HU "
+          f"{[round(float(v), 1) for v in centroids_hu]}; planted "
           + ", ".join(f"{NAMES[h]} {v:.0f}" for h, v in planted_hu.items()) + " HU")
     for h, name in NAMES.items():
         mine = [k for k, a in assign.items() if a == h]
         if not mine:
             print(f"  {name:<10} no habitat matched")
             continue
-        recovered = external[[f"fraction_H{k}" for k in mine]].sum(axis=1)
-        r = np.corrcoef(recovered, truth.loc[external.index, f"frac_{name}"])[0, 1]
+        recovered = table[[f"fraction_H{k}" for k in mine]].sum(axis=1)
+        r = np.corrcoef(recovered, truth.loc[table.index, f"frac_{name}"])[0, 1]
         print(f"  {name:<10} H{'+H'.join(map(str, mine))}: r = {r:.2f} over "
-              f"{len(external)} external patients (target ≥ 0.8)")
+              f"{len(table)} external patients (target ≥ 0.8)")
+
+
+def unsupervised(run: Path, world: Path, train: list[dict[str, object]]) -> None:
+    """The run's habitats against the planted ones (external cohort)."""
+    import json
+
+    model = json.loads((run / "habitats" / "model.json").read_text(encoding="utf-8"))
+    table = pd.read_csv(run / "habitats" / "habitats.tsv", sep="\t", dtype={"patient_id": str})
+    table = table.set_index("patient_id")
+    _recovery(f"run {run}", model["centroids_hu"], table[table["cohort"] == "external"], world,
+              train)
+
+
+def refit(features: tuple[str, ...], world: Path, train: list[dict[str, object]],
+          n_jobs: int) -> None:
+    """The habitat stage's method (its defaults) with other clustering features: supervoxels of
+    every train and external patient, the population fit on training, fractions on external."""
+    from radiogenomics.imaging.extract import case_jobs, run_jobs
+    from radiogenomics.imaging.habitat_stage import add_supervoxel_settings, patient_supervoxels
+    from radiogenomics.imaging.habitats import HabitatModel
+    from radiogenomics.imaging.qc import QCSettings
+
+    cases = read_cases(world / "imaging" / "cases.tsv")
+    cases = cases[cases["cohort"].isin(["train", "external"])]
+    jobs = case_jobs(cases, mask_label=1, qc=QCSettings(min_roi_voxels=1), allow_resample=False)
+    add_supervoxel_settings(jobs, window=3, n_supervoxels=50, spatial_weight=0.5, seed=0,
+                            features=features)
+    phase1 = list(run_jobs(patient_supervoxels, jobs, n_jobs, "process"))
+    cohort = cases["cohort"].tolist()
+    model = HabitatModel.fit(np.vstack([r["descriptors"] for r, c in zip(phase1, cohort, strict=True)
+                                        if c == "train"]), features=features)
+    rows = []
+    for r, c in zip(phase1, cohort, strict=True):
+        if c == "external":
+            voxels = model.predict(r["descriptors"])[r["labels"]]
+            rows.append({"patient_id": r["patient_id"],
+                         **{f"fraction_H{k}": float(np.mean(voxels == k))
+                            for k in range(1, model.k_ + 1)}})
+    centroids_hu = model.to_dict()["centroids_hu"]
+    _recovery(f"refit on {', '.join(features)}", centroids_hu,
+              pd.DataFrame(rows).set_index("patient_id"), world, train)
 
 
 def main() -> None:
@@ -87,6 +129,10 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=150)
     parser.add_argument("--test", type=int, default=100)
     parser.add_argument("--run", type=Path, help="a finished run on WORLD: its habitats' recovery")
+    parser.add_argument("--features", help="also refit the habitats with these comma-separated "
+                        "clustering features (e.g. hu,local_entropy,local_sd) and print their "
+                        "recovery")
+    parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     logging.getLogger("radiogenomics").setLevel(logging.WARNING)
     start = time.perf_counter()
@@ -107,6 +153,8 @@ def main() -> None:
     groups = [("all external", table)] + list(table.groupby("center"))
     if args.run:
         unsupervised(args.run, args.world, train)
+    if args.features:
+        refit(tuple(args.features.split(",")), args.world, train, args.n_jobs)
     print(f"{len(train)} training patients (labelled voxels), {len(test)} external patients")
     print("supervised ceiling, Pearson r of predicted vs planted fractions:")
     for h, name in NAMES.items():

@@ -124,6 +124,8 @@ class HabitatsConfig(Section):
     criterion: Literal["calinski_harabasz", "silhouette", "bic"] = "calinski_harabasz"
     supervoxels: int = Field(50, ge=2)
     window: int = Field(3, ge=3)
+    features: list[Literal["hu", "local_entropy", "local_sd"]] = Field(
+        default_factory=lambda: ["hu", "local_sd"], min_length=1)
     spatial_weight: float = Field(0.5, ge=0.0)
     bootstrap: int = Field(20, ge=0)
     params: InputFile | None = None
@@ -135,6 +137,14 @@ class HabitatsConfig(Section):
     def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
         if not 2 <= value[0] <= value[1] <= 10:
             msg = "must be [low, high] with 2 <= low <= high <= 10"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _with_hu(cls, value: list[str]) -> list[str]:
+        if "hu" not in value:
+            msg = "must include 'hu' (habitats are ordered and matched by their mean HU)"
             raise ValueError(msg)
         return value
 

@@ -19,7 +19,14 @@ from .._logging import logger, progress
 from ..errors import UserError
 from ..pipeline import StageContext
 from .extract import case_jobs, feature_table, load_checked_case, run_jobs
-from .habitats import HabitatModel, bootstrap_ari, spatial_measures, supervoxels, voxel_features
+from .habitats import (
+    HabitatModel,
+    bootstrap_ari,
+    check_features,
+    spatial_measures,
+    supervoxels,
+    voxel_features,
+)
 
 HABITAT_PARAMS = Path(__file__).parent / "params" / "habitat.yaml"
 
@@ -52,7 +59,7 @@ def patient_supervoxels(job: dict[str, Any]) -> dict[str, Any]:
 
 def _patient_supervoxels(job: dict[str, Any]) -> dict[str, Any]:
     image, arr, mask = _load_case(job)
-    feats = voxel_features(arr, mask, window=job["window"])
+    feats = voxel_features(arr, mask, window=job["window"], features=job["features"])
     spacing = np.array(image.GetSpacing())[::-1]  # numpy order z, y, x
     coords = np.argwhere(mask) * spacing
     labels, descriptors = supervoxels(feats, coords, n_supervoxels=job["n_supervoxels"],
@@ -133,11 +140,11 @@ def thumbnail(arr: np.ndarray, hmap: np.ndarray, *, spacing: tuple[float, float,
 
 
 def add_supervoxel_settings(jobs: list[dict[str, Any]], *, window: int, n_supervoxels: int,
-                            spatial_weight: float, seed: int) -> None:
+                            spatial_weight: float, seed: int, features: tuple[str, ...]) -> None:
     """Give each case job what :func:`patient_supervoxels` needs (in place)."""
     for job in jobs:
         job.update(window=window, n_supervoxels=n_supervoxels, spatial_weight=spatial_weight,
-                   seed=seed)
+                   seed=seed, features=tuple(features))
 
 
 def add_habitat_model(jobs: list[dict[str, Any]], phase1: list[dict[str, Any]], *,
@@ -166,8 +173,9 @@ def run(ctx: StageContext) -> None:
         raise UserError(msg)
     jobs = case_jobs(cases, mask_label=extract_cfg.mask_label, qc=qc_settings(ctx.config),
                      allow_resample=extract_cfg.allow_slice_resample)
+    features = check_features(cfg.features)
     add_supervoxel_settings(jobs, window=cfg.window, n_supervoxels=cfg.supervoxels,
-                            spatial_weight=cfg.spatial_weight, seed=cfg.seed)
+                            spatial_weight=cfg.spatial_weight, seed=cfg.seed, features=features)
     n_jobs = cfg.n_jobs or extract_cfg.n_jobs or 2
     executor = extract_cfg.executor
     phase1 = list(progress(run_jobs(patient_supervoxels, jobs, n_jobs, executor,
@@ -178,7 +186,7 @@ def run(ctx: StageContext) -> None:
     logger.info("fitting habitats on %d training patients (%d supervoxels)", len(train),
                 sum(len(d) for d in train))
     model = HabitatModel.fit(np.vstack(train), k=cfg.k, k_range=tuple(cfg.k_range),  # type: ignore[arg-type]
-                             criterion=cfg.criterion, seed=cfg.seed)
+                             criterion=cfg.criterion, seed=cfg.seed, features=features)
     model.save(ctx.out_dir / "model.json")
     ari = bootstrap_ari(train, model, n_boot=cfg.bootstrap, seed=cfg.seed) if cfg.bootstrap else np.array([])
     maps = ctx.out_dir / "maps"

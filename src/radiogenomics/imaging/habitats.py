@@ -19,7 +19,12 @@ from scipy import ndimage
 from .._files import atomic_write_text, json_dumps
 from ..errors import UserError
 
+#: the voxel features available to the habitats (column order of :func:`voxel_features`)
 VOXEL_FEATURES = ("hu", "local_entropy", "local_sd")
+#: the default clustering features; the local entropy (25-HU bins over 27 voxels) is opt-in:
+#: clustering on it as well made the habitats follow the scanner more than the tumour (the
+#: README's habitat notes give the measurement)
+CLUSTER_FEATURES = ("hu", "local_sd")
 Criterion = Literal["calinski_harabasz", "silhouette", "bic"]
 
 
@@ -30,16 +35,30 @@ def _crop(mask: np.ndarray, pad: int) -> tuple[slice, ...]:
     return tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
 
 
+def check_features(features: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The clustering features in canonical order; HU must be among them (habitats are ordered
+    and matched by their mean HU)."""
+    unknown = [f for f in features if f not in VOXEL_FEATURES]
+    if unknown or "hu" not in features:
+        msg = (f"habitat features {list(features)}: must include 'hu' and be taken from "
+               f"{list(VOXEL_FEATURES)}" + (f" (unknown: {unknown})" if unknown else ""))
+        raise UserError(msg)
+    return tuple(f for f in VOXEL_FEATURES if f in features)
+
+
 def voxel_features(image: np.ndarray, mask: np.ndarray, *, window: int = 3,
-                   bin_width: float = 25.0, hu_window: tuple[float, float] = (-150.0, 250.0)) -> np.ndarray:
-    """Per tumour voxel: HU, local entropy of binned HU and local SD.
+                   bin_width: float = 25.0, hu_window: tuple[float, float] = (-150.0, 250.0),
+                   features: tuple[str, ...] | list[str] = VOXEL_FEATURES) -> np.ndarray:
+    """Per tumour voxel: HU, local entropy of binned HU and local SD (those named in
+    ``features``, in the order of :data:`VOXEL_FEATURES`).
 
     HU is clipped to a soft-tissue window first (partial volume with air or bone at the tumour
     edge would otherwise form its own "habitat"); the local statistics use only tumour voxels
     of the ``window``^3 neighbourhood, so the surrounding fat and air do not leak in.
 
-    Returns an array of shape (n_voxels, 3) in the order of ``np.flatnonzero(mask)``.
+    Returns an array of shape (n_voxels, len(features)) in the order of ``np.flatnonzero(mask)``.
     """
+    features = check_features(features)
     box = _crop(mask, window)
     img = np.clip(image[box].astype(np.float64), *hu_window)
     inside = mask[box] > 0
@@ -49,14 +68,17 @@ def voxel_features(image: np.ndarray, mask: np.ndarray, *, window: int = 3,
     mean = ndimage.uniform_filter(img * w, window) / safe
     sq = ndimage.uniform_filter(img * img * w, window) / safe
     sd = np.sqrt(np.maximum(sq - mean * mean, 0.0))
-    bins = np.floor(img / bin_width).astype(int)
-    entropy = np.zeros_like(img)
-    for b in np.unique(bins[inside]):
-        p = ndimage.uniform_filter(((bins == b) & inside).astype(np.float64), window) / safe
-        with np.errstate(divide="ignore", invalid="ignore"):
-            entropy -= np.where(p > 0, p * np.log2(p), 0.0)
+    columns = {"hu": img, "local_sd": sd}
+    if "local_entropy" in features:
+        bins = np.floor(img / bin_width).astype(int)
+        entropy = np.zeros_like(img)
+        for b in np.unique(bins[inside]):
+            p = ndimage.uniform_filter(((bins == b) & inside).astype(np.float64), window) / safe
+            with np.errstate(divide="ignore", invalid="ignore"):
+                entropy -= np.where(p > 0, p * np.log2(p), 0.0)
+        columns["local_entropy"] = entropy
     # boolean indexing of the crop visits voxels in the same C order as np.flatnonzero(mask)
-    return np.column_stack([img[inside], entropy[inside], sd[inside]])
+    return np.column_stack([columns[f][inside] for f in features])
 
 
 def supervoxels(features: np.ndarray, coords_mm: np.ndarray, *, n_supervoxels: int = 50,
@@ -84,7 +106,8 @@ class HabitatModel:
     """Population habitats fitted on training supervoxels: a scaler and K ordered centroids.
 
     Habitat 1 has the lowest mean HU, K the highest. Saved as JSON (:meth:`save`), applied
-    unchanged (:meth:`predict`) to any cohort.
+    unchanged (:meth:`predict`) to any cohort; ``features`` names the descriptor columns, so
+    whoever applies the model computes the same voxel features.
     """
 
     mean_: np.ndarray
@@ -93,12 +116,19 @@ class HabitatModel:
     k_: int
     criterion: str
     scores_: dict[int, float]
+    features: tuple[str, ...] = CLUSTER_FEATURES
 
     @classmethod
     def fit(cls, descriptors: np.ndarray, *, k: int | None = None,
             k_range: tuple[int, int] = (2, 6), criterion: Criterion = "calinski_harabasz",
-            seed: int = 0) -> HabitatModel:
-        """Fit on training supervoxel descriptors (rows: supervoxels; columns: VOXEL_FEATURES)."""
+            seed: int = 0, features: tuple[str, ...] | list[str] = CLUSTER_FEATURES) -> HabitatModel:
+        """Fit on training supervoxel descriptors (rows: supervoxels; columns: ``features``,
+        HU first)."""
+        features = check_features(features)
+        if descriptors.ndim != 2 or descriptors.shape[1] != len(features):
+            msg = (f"habitat descriptors have {descriptors.shape[-1]} columns but the features "
+                   f"are {list(features)}")
+            raise ValueError(msg)
         mean = descriptors.mean(axis=0)
         scale = np.where(descriptors.std(axis=0) > 0, descriptors.std(axis=0), 1.0)
         z = (descriptors - mean) / scale
@@ -115,7 +145,7 @@ class HabitatModel:
         best = k if k is not None else max(scores, key=lambda kk: scores[kk])
         centroids = fits[best]
         order = np.argsort(centroids[:, 0], kind="stable")  # by HU (scaled, monotone)
-        return cls(mean, scale, centroids[order], best, criterion, scores)
+        return cls(mean, scale, centroids[order], best, criterion, scores, features)
 
     def predict(self, descriptors: np.ndarray) -> np.ndarray:
         """Habitat (1..K) of each supervoxel: the nearest centroid in the training scale."""
@@ -125,7 +155,7 @@ class HabitatModel:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "features": list(VOXEL_FEATURES),
+            "features": list(self.features),
             "scaler_mean": self.mean_.round(12).tolist(),
             "scaler_scale": self.scale_.round(12).tolist(),
             "centroids_scaled": self.centroids_.round(12).tolist(),
@@ -143,7 +173,8 @@ class HabitatModel:
         d = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(np.array(d["scaler_mean"]), np.array(d["scaler_scale"]),
                    np.array(d["centroids_scaled"]), int(d["k"]), d["criterion"],
-                   {int(k): float(v) for k, v in d["scores"].items()})
+                   {int(k): float(v) for k, v in d["scores"].items()},
+                   check_features(d.get("features", VOXEL_FEATURES)))
 
 
 def _cluster(z: np.ndarray, k: int, criterion: Criterion, seed: int) -> tuple[np.ndarray, float]:
@@ -174,7 +205,8 @@ def bootstrap_ari(descriptors_by_patient: list[np.ndarray], model: HabitatModel,
     for b in range(n_boot):
         pick = rng.integers(0, len(descriptors_by_patient), size=len(descriptors_by_patient))
         sample = np.vstack([descriptors_by_patient[i] for i in pick])
-        refit = HabitatModel.fit(sample, k=model.k_, criterion=model.criterion, seed=seed + b + 1)
+        refit = HabitatModel.fit(sample, k=model.k_, criterion=model.criterion, seed=seed + b + 1,
+                                 features=model.features)
         out.append(adjusted_rand_score(reference, refit.predict(allv)))
     return np.array(out)
 

@@ -33,8 +33,10 @@ def _habitat_features(adata, cases: pd.DataFrame, folder: Path, record: dict[str
     ordered = cases.set_index("patient_id", drop=False).loc[list(adata.obs_names)]
     jobs = case_jobs(ordered, mask_label=ext["mask_label"], qc=QCSettings(**ext["qc"]),
                      allow_resample=ext["allow_slice_resample"])
+    model = HabitatModel.load(folder / "habitat_model.json")  # names its voxel features
     add_supervoxel_settings(jobs, window=settings["window"], n_supervoxels=settings["supervoxels"],
-                            spatial_weight=settings["spatial_weight"], seed=settings["seed"])
+                            spatial_weight=settings["spatial_weight"], seed=settings["seed"],
+                            features=model.features)
     phase1 = list(progress(run_jobs(patient_supervoxels, jobs, n_jobs, executor),  # type: ignore[arg-type]
                            description="supervoxels", total=len(jobs)))
     with tempfile.TemporaryDirectory() as maps:
@@ -42,7 +44,6 @@ def _habitat_features(adata, cases: pd.DataFrame, folder: Path, record: dict[str
                           params=folder / "habitat_params.yaml")
         rows = list(progress(run_jobs(patient_habitats, jobs, n_jobs, executor),  # type: ignore[arg-type]
                              description="habitats", total=len(jobs)))
-    model = HabitatModel.load(folder / "habitat_model.json")
     combined, _ = habitat_anndata(adata, rows, model)
     return combined
 

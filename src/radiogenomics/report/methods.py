@@ -93,9 +93,13 @@ def _habitats(run_dir: Path, records: dict[str, dict[str, Any]]) -> str | None:
     chosen = (f"K = {stability.get('k')} was fixed by the user" if cfg.get("k") else
               f"K = {stability.get('k')} was chosen by {criterion} over K = "
               f"{cfg.get('k_range', [2, 6])[0]}–{cfg.get('k_range', [2, 6])[1]}")
-    text = (f"Habitat (intratumoral subregion) analysis used three voxel features inside the "
-            f"tumour: HU, local entropy and local standard deviation in a "
-            f"{cfg.get('window')}-voxel neighbourhood. Each tumour was over-segmented into up to "
+    names = {"hu": "HU", "local_entropy": "local entropy", "local_sd": "local standard deviation"}
+    used = [names.get(f, f) for f in cfg.get("features", list(names))]
+    listed = used[0] if len(used) == 1 else ", ".join(used[:-1]) + " and " + used[-1]
+    local = (f" (local statistics in a {cfg.get('window')}-voxel neighbourhood)"
+             if len(used) > 1 else "")
+    text = (f"Habitat (intratumoral subregion) analysis clustered voxel features inside the "
+            f"tumour: {listed}{local}. Each tumour was over-segmented into up to "
             f"{cfg.get('supervoxels')} supervoxels by k-means on the standardised voxel features "
             f"and voxel coordinates (spatial weight {cfg.get('spatial_weight')}); the supervoxels "
             f"of the {cfg.get('train_cohort', 'training')} cohort only were then clustered into "
@@ -129,7 +133,8 @@ def _model(run_dir: Path, records: dict[str, dict[str, Any]]) -> str | None:
         f"feature set: whole-tumour and/or habitat) were standardised on the training cohort; of "
         f"pairs correlated with |Spearman ρ| > {params.get('redundancy')} one was dropped, and a "
         f"LASSO logistic regression with the penalty chosen by {cfg.get('folds')}-fold "
-        "cross-validation defined the rad-score. A clinical logistic model "
+        "cross-validation (the sparsest model within one standard error of the best AUC) "
+        "defined the rad-score. A clinical logistic model "
         f"({_list(cfg.get('clinical', []))}) and a combined model (rad-score plus clinical "
         f"variables, presented as a nomogram) were fitted alongside {_list(learners)}; the model "
         f"reported as best ({LABELS.get(record.get('best'), record.get('best'))}) had the "
