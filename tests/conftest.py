@@ -56,6 +56,8 @@ robustness:
 model:
   folds: 3
   bootstrap: 200
+link:
+  grouping: median   # 14 linked tumours: keep both rad-score groups large enough to test
 report:
   output: reports/tiny/index.html
   title: tiny test report

@@ -12,7 +12,15 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from radiogenomics.imaging.habitats import HabitatModel, bootstrap_ari, spatial_measures, supervoxels, voxel_features
+from radiogenomics.errors import UserError
+from radiogenomics.imaging.habitats import (
+    CLUSTER_FEATURES,
+    HabitatModel,
+    bootstrap_ari,
+    spatial_measures,
+    supervoxels,
+    voxel_features,
+)
 
 def _stage(tiny_run: Path) -> Path:
     return tiny_run / "runs" / "tiny" / "habitats"
@@ -20,9 +28,12 @@ def _stage(tiny_run: Path) -> Path:
 
 @pytest.mark.slow
 def test_recovered_fractions_match_planted_habitats(tiny_run: Path) -> None:
-    """Habitats matched to planted types by mean HU: the necrotic core and the enhancing tumour
-    are recovered with Pearson r >= 0.8 on the external cohort (the thin infiltrative rim is
-    recovered less well; see the issue notes)."""
+    """Habitats matched to planted types by mean HU, external cohort (two centres whose scanners
+    differ from the training centre's): the enhancing tumour and the necrotic core with Pearson
+    r >= 0.8; the hyper-enhancing infiltrative front with r >= 0.8 within each centre and >= 0.7
+    over both. Centre C's smoother kernel and lower offset make its front read darker, so part of
+    it is called enhancing; over the tiny world's 20 external patients that shift between the
+    centres costs about 0.1 of r (the demo world's 200: 0.89, benchmarks/habitat_ceiling.py)."""
     stage = _stage(tiny_run)
     model = json.loads((stage / "model.json").read_text())
     table = pd.read_csv(stage / "habitats.tsv", sep="\t", dtype={"patient_id": str}).set_index("patient_id")
@@ -43,12 +54,18 @@ def test_recovered_fractions_match_planted_habitats(tiny_run: Path) -> None:
     assign = {h: min(planted_hu, key=lambda p: abs(planted_hu[p] - hu[h - 1]))
               for h in range(1, model["k"] + 1)}
     external = table[table["cohort"] == "external"]
-    for planted in ("frac_necrotic", "frac_enhancing"):
+    centre = truth.loc[external.index, "center"]
+    assert set(centre) == {"B", "C"}
+    for planted, pooled in (("frac_necrotic", 0.8), ("frac_enhancing", 0.8), ("frac_rim", 0.7)):
         habitats = [h for h, p in assign.items() if p == planted]
         assert habitats, (planted, hu, planted_hu)
         recovered = external[[f"fraction_H{h}" for h in habitats]].sum(axis=1)
         r = np.corrcoef(recovered, truth.loc[external.index, planted])[0, 1]
-        assert r >= 0.8, (planted, r, assign, planted_hu)
+        assert r >= pooled, (planted, r, assign, planted_hu)
+        for c in ("B", "C"):
+            mine = centre.index[centre == c]
+            r_c = np.corrcoef(recovered[mine], truth.loc[mine, planted])[0, 1]
+            assert r_c >= 0.8, (planted, c, r_c)
 
 
 @pytest.mark.slow
@@ -96,7 +113,7 @@ def _descriptors(seed: int, n_patients: int, structured: bool) -> list[np.ndarra
         if structured:
             core = r < rng.uniform(3.5, 6)
             image[core] = rng.normal(20, 6, core.sum())
-        feats = voxel_features(image, mask)
+        feats = voxel_features(image, mask, features=CLUSTER_FEATURES)
         _, desc = supervoxels(feats, np.argwhere(mask).astype(float), n_supervoxels=30,
                               seed=int(rng.integers(1000)))
         out.append(desc)
@@ -124,7 +141,7 @@ def test_habitat_report_shows_fractions_of_patients_with_known_lnm(tiny_run: Pat
 def test_model_is_fitted_once_and_applied_unchanged(tmp_path: Path) -> None:
     train = _descriptors(1, 20, structured=True)
     internal = np.vstack(_descriptors(2, 5, structured=True))
-    external = np.vstack(_descriptors(3, 5, structured=True)) + np.array([15.0, 0, 0])
+    external = np.vstack(_descriptors(3, 5, structured=True)) + np.array([15.0, 0])
     model = HabitatModel.fit(np.vstack(train), k=3)
     model.save(tmp_path / "model.json")
     before = (tmp_path / "model.json").read_bytes()
@@ -163,3 +180,22 @@ def test_spatial_measures_on_a_known_map() -> None:
     # pairs inside the tumour: H1-H1 4, H2-H2 4, H1-H2 4 (across x)
     assert m["contact_H1_H2"] == pytest.approx(4 / 12)
     assert m["mixing"] == pytest.approx(4 / 12)
+
+
+def test_voxel_features_by_name_and_local_sd_against_numpy() -> None:
+    """The clustering features are columns of the full set, HU first; the local SD of an
+    interior voxel is the population SD of its 3x3x3 neighbourhood; HU is required."""
+    rng = np.random.default_rng(4)
+    image = rng.normal(60, 20, (12, 12, 12))
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[2:10, 2:10, 2:10] = True
+    full = voxel_features(image, mask)
+    chosen = voxel_features(image, mask, features=["local_sd", "hu"])  # canonical order back
+    np.testing.assert_allclose(chosen, full[:, [0, 2]])
+    position = int(np.flatnonzero((np.argwhere(mask) == [5, 6, 4]).all(axis=1))[0])
+    expected = np.clip(image[4:7, 5:8, 3:6], -150, 250).std()
+    assert chosen[position, 1] == pytest.approx(expected, rel=1e-9)
+    with pytest.raises(UserError, match="must include 'hu'"):
+        voxel_features(image, mask, features=["local_sd"])
+    with pytest.raises(UserError, match="unknown"):
+        HabitatModel.fit(chosen, features=["hu", "glcm"])

@@ -12,6 +12,7 @@ import pandas as pd
 import pydicom
 import pytest
 import SimpleITK as sitk
+from scipy import ndimage
 from conftest import run_cli
 from scipy import stats
 from sklearn.metrics import roc_auc_score
@@ -143,20 +144,27 @@ def test_dicom_series_and_seg_read_by_independent_libraries(tiny_world: Path) ->
 
 
 def test_centre_effects_shift_first_order_features(tiny_world: Path) -> None:
-    """Scanner effects make harmonisation necessary: mean tumour HU differs between the two
-    external centres (B: +14 HU offset, C: -9 HU) by Cohen's d > 1, read from the images."""
+    """Scanner effects make harmonisation necessary: the enhancing tumour's interior (planted at
+    the same HU in every patient; two voxels in from its border, so partial volume with other
+    tissue stays out) reads brighter at external centre B (+5 HU offset) than at C (-4 HU) by
+    Cohen's d > 1, read from the images where the planted map says."""
     cases = pd.read_csv(tiny_world / "imaging" / "cases.tsv", sep="\t")
+    truth = pd.read_csv(tiny_world / "truth" / "imaging.tsv", sep="\t").set_index("patient_id")
     means: dict[str, list[float]] = {"B": [], "C": []}
     for row in cases[cases["center"].isin(["B", "C"])].itertuples():
         if row.image_format == "nrrd":
             img = sitk.GetArrayFromImage(sitk.ReadImage(str(tiny_world / "imaging" / row.image)))
-            mask = sitk.GetArrayFromImage(sitk.ReadImage(str(tiny_world / "imaging" / row.mask)))
         else:
             reader = sitk.ImageSeriesReader()
             reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(tiny_world / "imaging" / row.image)))
             img = sitk.GetArrayFromImage(reader.Execute())
-            mask = pydicom.dcmread(tiny_world / "imaging" / row.mask).pixel_array
-        means[row.center].append(float(img[mask > 0].mean()))
+        planted = sitk.GetArrayFromImage(sitk.ReadImage(
+            str(tiny_world / "truth" / "habitat_maps" / f"{row.patient_id}.nrrd")))
+        # the planted map lies on the image's grid (the whole tumour's mean HU as recorded)
+        assert img[planted > 0].mean() == pytest.approx(truth.loc[row.patient_id, "tumour_mean_hu"], abs=1e-3)
+        interior = ndimage.binary_erosion(planted == 1, np.ones((1, 3, 3)), iterations=2)
+        if interior.sum() >= 20:
+            means[row.center].append(float(img[interior].mean()))
     b, c = np.array(means["B"]), np.array(means["C"])
     pooled = np.sqrt((b.var(ddof=1) + c.var(ddof=1)) / 2)
     assert (b.mean() - c.mean()) / pooled > 1.0
@@ -365,17 +373,27 @@ def test_large_scale_is_large_enough_for_the_scaling_benchmarks() -> None:
     assert large.n_tcga_with_ct <= large.n_tcga_tumours
 
 
-def test_a_very_small_tumour_still_has_a_mask_and_habitats() -> None:
+def test_a_very_small_tumour_still_has_a_mask_and_habitats(monkeypatch: pytest.MonkeyPatch) -> None:
     """A low latent value can draw a tumour thinner than the mask's morphological opening (seen
     twice among the large world's 2,340 patients: empty masks). The tumour is then kept
     unopened, so every simulated patient has a mask and habitats that tile it."""
+    from radiogenomics.simulate import ct
     from radiogenomics.simulate._scales import SCANNERS
-    from radiogenomics.simulate.ct import render_case
     from radiogenomics.simulate.imaging import case_rng
 
-    # the large world's (seed 2026) patient 547: latent -2.43, radius 5.0 mm, empty before
-    image, mask, habitats, tumour = render_case(-2.43003, SCANNERS["A"], case_rng(2026, 546))
-    assert tumour.radius_mm < 5.5
-    assert 64 <= mask.sum() < 300  # above the extraction's minimum ROI size
+    opened: list[bool] = []
+    real_opening = ndimage.binary_opening
+
+    def watched(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        result = real_opening(*args, **kwargs)
+        opened.append(bool(result.any()))
+        return result
+
+    monkeypatch.setattr(ct.ndimage, "binary_opening", watched)
+    # latent -3.5 with the fourth generator of seed 2026 draws a 4.3 mm tumour
+    image, mask, habitats, tumour = ct.render_case(-3.5, SCANNERS["A"], case_rng(2026, 3))
+    assert opened == [False]  # the opening removed the whole tumour ...
+    assert tumour.radius_mm < 4.5
+    assert 64 <= mask.sum() < 300  # ... which is kept, above the extraction's minimum ROI size
     np.testing.assert_array_equal(habitats > 0, mask > 0)
     assert set(np.unique(habitats[mask > 0])) <= {1, 2, 3}

@@ -1,8 +1,11 @@
 """Neck CT-like volumes in Hounsfield units with an irregular tumour made of three habitats.
 
 Habitats (label map values): 1 enhancing viable tumour, 2 hypo-enhancing/necrotic core,
-3 heterogeneous infiltrative rim. The latent aggressiveness sets the tumour size, margin
-irregularity, habitat fractions and texture; the scanner sets spacing, HU offset, noise and blur.
+3 infiltrative rim: a hyper-enhancing, heterogeneous invasive front on one side of the tumour.
+Each is a contiguous region several voxels across (the necrotic core by depth below the surface,
+the front as a cap along a random direction), so a scanner's blur mixes only their borders. The
+latent aggressiveness sets the tumour size, margin irregularity, habitat fractions and texture;
+the scanner sets spacing, HU offset, noise and blur.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from ._scales import VOLUME_SHAPE, Scanner
 
 HABITATS = {1: "enhancing", 2: "necrotic", 3: "rim"}
 #: mean HU and texture SD of each habitat before scanner effects
-HABITAT_HU = {1: (105.0, 8.0), 2: (20.0, 6.0), 3: (62.0, 18.0)}
+HABITAT_HU = {1: (90.0, 8.0), 2: (20.0, 6.0), 3: (160.0, 18.0)}
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,10 @@ def tumour_phenotype(z: float, rng: np.random.Generator) -> Tumour:
         return float(1.0 / (1.0 + np.exp(-x)))
 
     return Tumour(
-        radius_mm=float(8.5 * np.exp(0.16 * z + 0.12 * rng.normal())),
+        radius_mm=float(10.0 * np.exp(0.16 * z + 0.12 * rng.normal())),
         irregularity=0.08 + 0.22 * sig(1.1 * z + 0.6 * rng.normal()),
-        necrotic_fraction=0.04 + 0.30 * sig(1.3 * z - 0.4 + 0.5 * rng.normal()),
-        rim_fraction=0.12 + 0.22 * sig(1.0 * z + 0.5 * rng.normal()),
+        necrotic_fraction=0.03 + 0.40 * sig(1.3 * z - 0.4 + 0.5 * rng.normal()),
+        rim_fraction=0.06 + 0.44 * sig(1.6 * z + 0.8 * rng.normal()),
         heterogeneity=0.7 + 0.8 * sig(1.2 * z + 0.5 * rng.normal()),
     )
 
@@ -123,28 +126,36 @@ def render_case(
         sizes = ndimage.sum_labels(tmask, labels, index=np.arange(1, n + 1))
         tmask = labels == (1 + int(np.argmax(sizes)))
 
-    # habitats by depth below the tumour surface (perturbed), so fractions are exact
+    # habitats by rank, so fractions are exact: the necrotic core is the deepest voxels below
+    # the tumour surface (perturbed), the infiltrative front the voxels furthest along a random
+    # direction among the rest (a cap with a perturbed border), the remainder enhancing tumour
     depth = ndimage.distance_transform_edt(np.pad(tmask, 1), sampling=(sz, sy, sx))[
         1:-1, 1:-1, 1:-1
     ]
     depth = depth + 1.2 * _smooth_noise(local, (1.0, 2.5, 2.5), rng)
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction)
+    front = direction[0] * (bz - cz) + direction[1] * (by - cy) + direction[2] * (bx - cx)
+    front = front + _smooth_noise(local, (1.0, 2.5, 2.5), rng)
     hab = np.zeros(local, dtype=np.uint8)
     inside = np.flatnonzero(tmask.ravel())
     if inside.size:
         order = inside[np.argsort(depth.ravel()[inside], kind="stable")]
-        n_rim = int(round(tumour.rim_fraction * order.size))
         n_nec = int(round(tumour.necrotic_fraction * order.size))
+        n_rim = min(int(round(tumour.rim_fraction * order.size)), order.size - n_nec)
         flat = hab.ravel()
         flat[order] = 1
-        flat[order[:n_rim]] = 3
+        rest = order[: order.size - n_nec]
         if n_nec:
             flat[order[order.size - n_nec:]] = 2
+        if n_rim:
+            flat[rest[np.argsort(-front.ravel()[rest], kind="stable")[:n_rim]]] = 3
     texture = _smooth_noise(local, (0.6, 1.0, 1.0), rng)
     coarse = _smooth_noise(local, (1.0, 2.5, 2.5), rng)
     patch = image[box]
     for label, (mean, sd) in HABITAT_HU.items():
         region = hab == label
-        scale = sd * tumour.heterogeneity * (1.6 if label == 3 else 1.0)
+        scale = sd * tumour.heterogeneity
         patch[region] = mean + scale * (0.9 * texture[region] + 0.3 * coarse[region])
     mask = np.zeros(shape, dtype=bool)
     mask[box] = tmask
