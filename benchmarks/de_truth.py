@@ -70,7 +70,8 @@ def main() -> None:
     bulk.obs["rad_group"] = pd.Categorical(groups, categories=["low", "high"])
     differential_expression(bulk, score_key=None)
     params = json.loads((run_dir / "gsea" / "params.json").read_text(encoding="utf-8"))
-    collections = {s["collection"]: read_gmt(s["file"]) for s in params["sources"]
+    # the stage records its sources relative to the run directory
+    collections = {s["collection"]: read_gmt(run_dir / s["file"]) for s in params["sources"]
                    if s["file"].endswith(".gmt")}
     markers = run_dir / "gsea" / "cell_type_markers.gmt"
     if markers.is_file():
