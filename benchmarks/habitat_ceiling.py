@@ -15,7 +15,8 @@ tissue). A habitat the supervised classifier cannot recover is not recoverable b
 either. With ``--run`` (a finished run on the same world) it first prints the issue's measure for
 the run's own habitats: each habitat is matched to the planted type with the nearest mean HU
 (as the training CTs show the planted habitats) and the matched fractions are correlated with the
-planted ones over the whole external cohort. With ``--features`` it refits the habitats (the
+planted ones over the whole external cohort (and within each centre, with the mean difference
+between recovered and planted fractions). With ``--features`` it refits the habitats (the
 stage's method and defaults) with other clustering features and prints the same measure, e.g.
 ``--features hu,local_entropy,local_sd`` to see what the local entropy does.
 """
@@ -75,9 +76,16 @@ def _recovery(label: str, centroids_hu: list[float], table: pd.DataFrame, world:
             print(f"  {name:<10} no habitat matched")
             continue
         recovered = table[[f"fraction_H{k}" for k in mine]].sum(axis=1)
-        r = np.corrcoef(recovered, truth.loc[table.index, f"frac_{name}"])[0, 1]
+        planted = truth.loc[table.index, f"frac_{name}"]
+        r = np.corrcoef(recovered, planted)[0, 1]
+        centre = truth.loc[table.index, "center"]
+        within = "; ".join(
+            f"{c} r {np.corrcoef(recovered[centre == c], planted[centre == c])[0, 1]:.2f}, "
+            f"mean {recovered[centre == c].mean() - planted[centre == c].mean():+.2f}"
+            for c in sorted(centre.unique()))
         print(f"  {name:<10} H{'+H'.join(map(str, mine))}: r = {r:.2f} over "
-              f"{len(table)} external patients (target ≥ 0.8)")
+              f"{len(table)} external patients (target ≥ 0.8); by centre: {within} "
+              "(recovered − planted)")
 
 
 def unsupervised(run: Path, world: Path, train: list[dict[str, object]]) -> None:
