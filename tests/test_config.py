@@ -50,6 +50,14 @@ def test_wrong_choice_is_rejected(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_habitat_features_need_hu_and_known_names(tmp_path: Path) -> None:
+    assert load_config(_cfg(tmp_path, "name: x\n")).habitats.features == ["hu", "local_sd"]
+    with pytest.raises(ConfigError, match=r"habitats\.features.*must include 'hu'"):
+        load_config(_cfg(tmp_path, "name: x\nhabitats:\n  features: [local_sd]\n"))
+    with pytest.raises(ConfigError, match=r"habitats\.features.*'glcm'"):
+        load_config(_cfg(tmp_path, "name: x\nhabitats:\n  features: [hu, glcm]\n"))
+
+
 def test_missing_input_folder_is_rejected_relative_to_config(tmp_path: Path) -> None:
     path = _cfg(tmp_path, "name: x\nsimulate:\n  path: worlds/absent\n")
     with pytest.raises(ConfigError) as err:
