@@ -53,8 +53,9 @@ class L1LogisticCV(ClassifierMixin, BaseEstimator):
     """L1-penalised logistic regression (liblinear) with C chosen by stratified CV on ROC AUC.
 
     ``Cs`` values are spread log-uniformly over ``10**c_range``; C is the smallest (the sparsest
-    model) whose mean CV AUC lies within one standard error of the best mean (the one-SE rule). On z-scored features, C above about 3 keeps nearly
-    every feature and makes liblinear slow, hence the default range.
+    model) whose mean CV AUC lies within one standard error of the best mean (the one-SE rule).
+    On z-scored features, C above about 3 keeps nearly every feature and makes liblinear slow,
+    hence the default range.
     """
 
     def __init__(self, Cs: int = 12, c_range: tuple[float, float] = (-3.0, 0.5), folds: int = 5,
