@@ -179,6 +179,18 @@ def main() -> None:
             parts.append(f"{name} {hu.mean():.0f} ± {hu.std():.0f} HU, edge "
                          f"{np.mean([c['edge'][h] for c in mine]):.2f}")
         print(f"  centre {center}: " + "; ".join(parts))
+    print("local entropy (bits) and local SD (HU) of the planted habitats' voxels, by centre "
+          "(patient means, averaged):")
+    for center in sorted({c["center"] for c in everyone}):
+        mine = [c for c in everyone if c["center"] == center]
+        parts = []
+        for h, name in NAMES.items():
+            entropy = np.nanmean([c["x"][c["y"] == h, 1].mean() if (c["y"] == h).any()
+                                  else np.nan for c in mine])
+            sd = np.nanmean([c["x"][c["y"] == h, 2].mean() if (c["y"] == h).any()
+                             else np.nan for c in mine])
+            parts.append(f"{name} {entropy:.2f} bits, SD {sd:.0f} HU")
+        print(f"  centre {center}: " + "; ".join(parts))
     print(f"{time.perf_counter() - start:.0f} s")
 
 
