@@ -17,8 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from radiogenomics.imaging.extract import case_jobs, run_jobs
-from radiogenomics.imaging.habitat_stage import HABITAT_PARAMS, patient_habitats, patient_supervoxels
-from radiogenomics.imaging.habitats import CLUSTER_FEATURES, HabitatModel, bootstrap_ari
+from radiogenomics.config import HabitatsConfig
+from radiogenomics.imaging.habitat_stage import (
+    HABITAT_PARAMS,
+    add_supervoxel_settings,
+    patient_habitats,
+    patient_supervoxels,
+)
+from radiogenomics.imaging.habitats import HabitatModel, bootstrap_ari
 from radiogenomics.imaging.qc import QCSettings
 from radiogenomics.imaging.stage import read_cases
 
@@ -31,14 +37,16 @@ def main() -> None:
     cases = read_cases(args.world / "imaging" / "cases.tsv")
     cases = cases[cases["cohort"].isin(["train", "internal", "external"])]
     jobs = case_jobs(cases, mask_label=1, qc=QCSettings(min_roi_voxels=1), allow_resample=False)
-    for job in jobs:
-        job.update(window=3, n_supervoxels=50, spatial_weight=0.5, seed=0, features=CLUSTER_FEATURES)
+    stage = HabitatsConfig()  # the stage's defaults
+    add_supervoxel_settings(jobs, window=stage.window, n_supervoxels=stage.supervoxels,
+                            spatial_weight=stage.spatial_weight, seed=stage.seed,
+                            features=tuple(stage.features))
     start = time.perf_counter()
     phase1 = list(run_jobs(patient_supervoxels, jobs, args.n_jobs, "process"))
     t1 = time.perf_counter() - start
     start = time.perf_counter()
     train = [r["descriptors"] for r, c in zip(phase1, cases["cohort"], strict=True) if c == "train"]
-    model = HabitatModel.fit(np.vstack(train))
+    model = HabitatModel.fit(np.vstack(train), features=stage.features)
     ari = bootstrap_ari(train, model, n_boot=20)
     t_fit = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:

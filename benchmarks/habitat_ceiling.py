@@ -106,12 +106,15 @@ def refit(features: tuple[str, ...], world: Path, train: list[dict[str, object]]
     from radiogenomics.imaging.extract import case_jobs, run_jobs
     from radiogenomics.imaging.habitat_stage import add_supervoxel_settings, patient_supervoxels
     from radiogenomics.imaging.habitats import HabitatModel
+    from radiogenomics.config import HabitatsConfig
     from radiogenomics.imaging.qc import QCSettings
 
     cases = read_cases(world / "imaging" / "cases.tsv")
     cases = cases[cases["cohort"].isin(["train", "external"])]
     jobs = case_jobs(cases, mask_label=1, qc=QCSettings(min_roi_voxels=1), allow_resample=False)
-    add_supervoxel_settings(jobs, window=3, n_supervoxels=50, spatial_weight=0.5, seed=0,
+    stage = HabitatsConfig()  # the stage's defaults
+    add_supervoxel_settings(jobs, window=stage.window, n_supervoxels=stage.supervoxels,
+                            spatial_weight=stage.spatial_weight, seed=stage.seed,
                             features=features)
     phase1 = list(run_jobs(patient_supervoxels, jobs, n_jobs, "process"))
     cohort = cases["cohort"].tolist()
@@ -185,10 +188,9 @@ def main() -> None:
         mine = [c for c in everyone if c["center"] == center]
         parts = []
         for h, name in NAMES.items():
-            entropy = np.nanmean([c["x"][c["y"] == h, 1].mean() if (c["y"] == h).any()
-                                  else np.nan for c in mine])
-            sd = np.nanmean([c["x"][c["y"] == h, 2].mean() if (c["y"] == h).any()
-                             else np.nan for c in mine])
+            having = [c for c in mine if (c["y"] == h).any()]
+            entropy, sd = (np.mean([c["x"][c["y"] == h, col].mean() for c in having])
+                           for col in (1, 2))  # columns of voxel_features: hu, entropy, sd
             parts.append(f"{name} {entropy:.2f} bits, SD {sd:.0f} HU")
         print(f"  centre {center}: " + "; ".join(parts))
     print(f"{time.perf_counter() - start:.0f} s")
